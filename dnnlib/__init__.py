@@ -1,0 +1,3 @@
+"""dnnlib: utilities, the run-dir machinery and the TensorFlow helpers (`dnnlib.tflib`)."""
+
+from .util import EasyDict

@@ -1,0 +1,46 @@
+"""Shared test fixtures: a fresh TF graph and session per test, and the reference-number folder."""
+
+import os
+import sys
+
+import pytest
+
+REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO_DIR not in sys.path:
+    sys.path.insert(0, REPO_DIR)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow.compat.v1 as tf  # noqa: E402
+
+import dnnlib.tflib as tflib  # noqa: E402  (disables TF2 behaviour)
+
+
+def reference_dir():
+    """Numbers from the official implementation: $STYLEGAN2_REFERENCE or ../shared/reference."""
+    return os.environ.get("STYLEGAN2_REFERENCE", os.path.join(REPO_DIR, "..", "shared", "reference"))
+
+
+@pytest.fixture
+def reference():
+    path = reference_dir()
+    if not os.path.isdir(path):
+        pytest.skip("reference numbers not found at %s (set STYLEGAN2_REFERENCE)" % path)
+    return path
+
+
+@pytest.fixture
+def sess():
+    """A fresh graph with its own session, both the defaults for the test's duration."""
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.set_random_seed(1234)
+        session = tflib.create_session(force_as_default=False)
+        with session.as_default():
+            yield session
+        session.close()
+
+
+def make_session(num_cpus=1):
+    """A session on the current default graph with `num_cpus` logical CPU devices (/cpu:0 ...)."""
+    config = tf.ConfigProto(device_count={"CPU": num_cpus}, allow_soft_placement=True)
+    return tf.Session(config=config)
