@@ -8,10 +8,24 @@ must happen before any graph is built (graph mode, ref variables, v1 TensorShape
 import os
 from typing import Any, Iterable, List, Union
 
+import logging
+
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-tf.disable_v2_behavior()
+
+def _disable_v2_behavior_quietly():
+    # disable_v2_behavior() logs a deprecation warning about resource variables on every import.
+    logger = logging.getLogger("tensorflow")
+    old_level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        tf.disable_v2_behavior()
+    finally:
+        logger.setLevel(old_level)
+
+
+_disable_v2_behavior_quietly()
 
 TfExpression = Union[tf.Tensor, tf.Variable, tf.Operation]
 """A TensorFlow expression."""
