@@ -2,6 +2,8 @@
 
 from . import tfutil  # First: disables TF2 behaviour before anything builds a graph.
 from . import custom_ops
+from . import network
 
 from .tfutil import *  # noqa: F401,F403  (the official star-export of tfutil)
+from .network import Network
 from .custom_ops import get_plugin
