@@ -1,4 +1,33 @@
-"""Placeholder: being written (EasyDict needed by the skeleton)."""
+"""Small helpers used everywhere: EasyDict, logging, name resolution, file copying and URL downloads.
+
+This module must stay importable without TensorFlow (and without `requests`, which is imported only
+when something is actually downloaded).
+"""
+
+import ctypes
+import fnmatch
+import glob
+import hashlib
+import html
+import importlib
+import inspect
+import io
+import os
+import pickle
+import re
+import shutil
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from typing import Any, List, Tuple
+
+import numpy as np
+
+
+# ------------------------------------------------------------------------------------------------
+# EasyDict
 
 
 class EasyDict(dict):
@@ -15,3 +44,556 @@ class EasyDict(dict):
 
     def __delattr__(self, name):
         del self[name]
+
+
+# ------------------------------------------------------------------------------------------------
+# Logging to the console and a file at the same time
+
+
+class _TeeStream(object):
+    """Stands in for sys.stdout or sys.stderr: writes to the original stream and to the logger's file."""
+
+    def __init__(self, logger, stream):
+        self.logger = logger
+        self.stream = stream
+
+    def write(self, text):
+        if len(text) == 0:
+            return
+        self.logger.write_to_file(text)
+        self.stream.write(text)
+        if self.logger.should_flush:
+            self.flush()
+
+    def flush(self):
+        self.logger.flush_file()
+        self.stream.flush()
+
+    def __getattr__(self, name):
+        # encoding, isatty(), fileno(), ... come from the stream we replaced.
+        return getattr(self.stream, name)
+
+
+class Logger(object):
+    """Copies everything written to sys.stdout and sys.stderr into a file until `close()`.
+
+    Usable as a context manager. With `file_name=None` nothing is written to disk, the console output
+    is unchanged.
+    """
+
+    def __init__(self, file_name: str = None, file_mode: str = "w", should_flush: bool = True):
+        self.file = None
+        if file_name is not None:
+            self.file = open(file_name, file_mode, encoding="utf-8", errors="backslashreplace")
+        self.should_flush = should_flush
+        self.stdout = sys.stdout
+        self.stderr = sys.stderr
+        self._stdout_tee = _TeeStream(self, self.stdout)
+        self._stderr_tee = _TeeStream(self, self.stderr)
+        sys.stdout = self._stdout_tee
+        sys.stderr = self._stderr_tee
+
+    def __enter__(self) -> "Logger":
+        return self
+
+    def __exit__(self, exc_type, exc_value, exc_traceback) -> None:
+        self.close()
+
+    def write(self, text: str) -> None:
+        """Write to the file and to the original stdout."""
+        self._stdout_tee.write(text)
+
+    def write_to_file(self, text: str) -> None:
+        """Write to the file only (no-op once closed or without a file)."""
+        if self.file is not None:
+            self.file.write(text)
+
+    def flush_file(self) -> None:
+        if self.file is not None:
+            self.file.flush()
+
+    def flush(self) -> None:
+        self.flush_file()
+        self.stdout.flush()
+        self.stderr.flush()
+
+    def close(self) -> None:
+        """Flush, give sys.stdout / sys.stderr back and close the file. Safe to call twice."""
+        self.flush()
+        # Only undo our own replacement: someone may have replaced the streams again since.
+        if sys.stdout is self._stdout_tee:
+            sys.stdout = self.stdout
+        if sys.stderr is self._stderr_tee:
+            sys.stderr = self.stderr
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+# ------------------------------------------------------------------------------------------------
+# Small utilities
+
+
+def format_time(seconds) -> str:
+    """Human-readable duration: "5s", "3m 07s", "2h 05m 09s", "3d 04h 10m"."""
+    s = int(np.rint(seconds))
+    if s < 60:
+        return "%ds" % s
+    if s < 60 * 60:
+        return "%dm %02ds" % (s // 60, s % 60)
+    if s < 24 * 60 * 60:
+        return "%dh %02dm %02ds" % (s // (60 * 60), (s // 60) % 60, s % 60)
+    return "%dd %02dh %02dm" % (s // (24 * 60 * 60), (s // (60 * 60)) % 24, (s // 60) % 60)
+
+
+_YES_WORDS = ("y", "yes", "t", "true", "on", "1")
+_NO_WORDS = ("n", "no", "f", "false", "off", "0")
+
+
+def parse_yes_no(answer: str) -> bool:
+    """"yes"/"y"/"true"/"on"/"1" -> True, "no"/"n"/"false"/"off"/"0" -> False (any case), else ValueError."""
+    word = answer.strip().lower()
+    if word in _YES_WORDS:
+        return True
+    if word in _NO_WORDS:
+        return False
+    raise ValueError("not a yes/no answer: %r" % answer)
+
+
+def ask_yes_no(question: str) -> bool:
+    """Ask on the console until the answer is a yes or a no."""
+    while True:
+        try:
+            return parse_yes_no(input("{0} [y/n] ".format(question)))
+        except ValueError:
+            pass
+
+
+def tuple_product(t: Tuple) -> Any:
+    """Product of the elements of a tuple (1 for an empty one)."""
+    result = 1
+    for v in t:
+        result *= v
+    return result
+
+
+_DTYPE_NAME_TO_CTYPE = {
+    "uint8": ctypes.c_ubyte,
+    "uint16": ctypes.c_uint16,
+    "uint32": ctypes.c_uint32,
+    "uint64": ctypes.c_uint64,
+    "int8": ctypes.c_byte,
+    "int16": ctypes.c_int16,
+    "int32": ctypes.c_int32,
+    "int64": ctypes.c_int64,
+    "float32": ctypes.c_float,
+    "float64": ctypes.c_double,
+}
+
+
+def get_dtype_and_ctype(type_obj: Any) -> Tuple[np.dtype, Any]:
+    """(numpy dtype, ctypes type) for a type name ("float32"), a numpy type or a numpy dtype."""
+    if isinstance(type_obj, str):
+        type_name = type_obj
+    elif isinstance(type_obj, np.dtype):
+        type_name = type_obj.name
+    elif hasattr(type_obj, "__name__"):
+        type_name = type_obj.__name__
+    elif hasattr(type_obj, "name"):
+        type_name = type_obj.name
+    else:
+        raise TypeError("get_dtype_and_ctype: cannot tell the type name of %r" % (type_obj,))
+    if type_name not in _DTYPE_NAME_TO_CTYPE:
+        raise ValueError("get_dtype_and_ctype: unsupported type %r (supported: %s)"
+                         % (type_name, ", ".join(sorted(_DTYPE_NAME_TO_CTYPE))))
+    dtype = np.dtype(type_name)
+    ctype = _DTYPE_NAME_TO_CTYPE[type_name]
+    assert dtype.itemsize == ctypes.sizeof(ctype)
+    return dtype, ctype
+
+
+def is_pickleable(obj: Any) -> bool:
+    """Can `obj` be pickled?"""
+    try:
+        with io.BytesIO() as stream:
+            pickle.dump(obj, stream)
+        return True
+    except Exception:  # pickle raises all sorts of errors (TypeError, AttributeError, PicklingError).
+        return False
+
+
+# ------------------------------------------------------------------------------------------------
+# Finding modules and objects by their dotted names ("training.loss.G_logistic_ns")
+
+
+def _expand_obj_name(obj_name: str) -> str:
+    """Leading "np." means numpy; leading "tf." means the TF1 API, tensorflow.compat.v1 (also on TF 2.x)."""
+    if obj_name.startswith("np."):
+        return "numpy." + obj_name[len("np."):]
+    if obj_name.startswith("tf."):
+        return "tensorflow.compat.v1." + obj_name[len("tf."):]
+    return obj_name
+
+
+def get_module_from_obj_name(obj_name: str) -> Tuple[Any, str]:
+    """Split a dotted name into (the longest importable module, the object's name inside it).
+
+    "tf.train.AdamOptimizer" -> (tensorflow.compat.v1.train, "AdamOptimizer").
+    """
+    full_name = _expand_obj_name(obj_name)
+    parts = full_name.split(".")
+    reason = None
+    for split in range(len(parts), 0, -1):  # Longest module name first.
+        module_name = ".".join(parts[:split])
+        local_name = ".".join(parts[split:])
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            missing = e.name or ""
+            if missing == module_name or module_name.startswith(missing + "."):
+                continue  # This candidate is not a module; try a shorter one.
+            raise  # The module exists but one of its own imports failed: that is the real error.
+        try:
+            get_obj_from_module(module, local_name)
+            return module, local_name
+        except AttributeError as e:
+            if reason is None:  # Report the failure of the longest module, the most specific one.
+                reason = "%s (looking for %r in module %r)" % (e, local_name, module_name)
+    shown_name = obj_name if full_name == obj_name else "%s (%s)" % (obj_name, full_name)
+    raise ImportError("Cannot find %s: %s" % (shown_name, reason or "no module of that name"))
+
+
+def get_obj_from_module(module: Any, obj_name: str) -> Any:
+    """Walk a dotted name ("Class.method") inside a module; "" gives the module itself."""
+    if obj_name == "":
+        return module
+    obj = module
+    for part in obj_name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def get_obj_by_name(name: str) -> Any:
+    """The object named by a fully qualified dotted name, e.g. "np.float32" or "training.loss.D_logistic"."""
+    module, obj_name = get_module_from_obj_name(name)
+    return get_obj_from_module(module, obj_name)
+
+
+def call_func_by_name(*args, func_name: str = None, **kwargs) -> Any:
+    """Call the function named by `func_name` (a dotted name) with the given arguments."""
+    if func_name is None:
+        raise ValueError("call_func_by_name: func_name is required")
+    func_obj = get_obj_by_name(func_name)
+    if not callable(func_obj):
+        raise TypeError("call_func_by_name: %r is not callable" % func_name)
+    return func_obj(*args, **kwargs)
+
+
+def get_module_dir_by_obj_name(obj_name: str) -> str:
+    """Directory of the module that defines the named object."""
+    module, _ = get_module_from_obj_name(obj_name)
+    return os.path.dirname(inspect.getfile(module))
+
+
+def is_top_level_function(obj: Any) -> bool:
+    """Is `obj` a callable that its module defines at the top level (so it can be found by name)?"""
+    if not callable(obj) or not hasattr(obj, "__name__") or not hasattr(obj, "__module__"):
+        return False
+    module = sys.modules.get(obj.__module__)
+    return module is not None and module.__dict__.get(obj.__name__) is obj
+
+
+def get_top_level_function_name(obj: Any) -> str:
+    """Fully qualified name ("module.function") of a top-level function; `__main__` becomes the script name."""
+    if not is_top_level_function(obj):
+        raise ValueError("get_top_level_function_name: %r is not a top-level function" % (obj,))
+    module_name = obj.__module__
+    if module_name == "__main__":
+        module_name = os.path.splitext(os.path.basename(sys.modules[module_name].__file__))[0]
+    return module_name + "." + obj.__name__
+
+
+# ------------------------------------------------------------------------------------------------
+# Copying files
+
+
+def list_dir_recursively_with_ignore(dir_path: str, ignores: List[str] = None,
+                                     add_base_to_relative: bool = False) -> List[Tuple[str, str]]:
+    """All files under `dir_path` as (absolute path, path relative to dir_path), sorted by the latter.
+
+    Files and directories whose name matches one of the fnmatch patterns in `ignores` are skipped.
+    With `add_base_to_relative`, relative paths start with the name of `dir_path` itself.
+    """
+    if not os.path.isdir(dir_path):
+        raise NotADirectoryError("list_dir_recursively_with_ignore: not a directory: %s" % dir_path)
+    ignores = ignores or []
+    dir_path = os.path.abspath(dir_path)
+    base_name = os.path.basename(dir_path)
+
+    def is_ignored(name):
+        return any(fnmatch.fnmatch(name, pattern) for pattern in ignores)
+
+    result = []
+    for root, dirs, files in os.walk(dir_path, topdown=True):
+        dirs[:] = sorted(d for d in dirs if not is_ignored(d))  # Pruning here stops os.walk descending.
+        for file_name in sorted(files):
+            if is_ignored(file_name):
+                continue
+            abs_path = os.path.join(root, file_name)
+            rel_path = os.path.relpath(abs_path, dir_path)
+            if add_base_to_relative:
+                rel_path = os.path.join(base_name, rel_path)
+            result.append((abs_path, rel_path))
+    return sorted(result, key=lambda pair: pair[1])
+
+
+def copy_files_and_create_dirs(files: List[Tuple[str, str]]) -> None:
+    """Copy each (source, destination) pair, creating destination directories as needed."""
+    for src, dst in files:
+        dst_dir = os.path.dirname(dst)
+        if dst_dir:
+            os.makedirs(dst_dir, exist_ok=True)
+        shutil.copyfile(src, dst)
+
+
+# ------------------------------------------------------------------------------------------------
+# URLs and downloads
+
+
+class DownloadError(IOError):
+    """A URL could not be downloaded, or its data did not match the expected md5."""
+
+
+_RETRY_FIRST_DELAY_S = 0.25    # Back-off between attempts: 0.25 s, 0.5 s, 1 s, ... at most _RETRY_MAX_DELAY_S.
+_RETRY_MAX_DELAY_S = 8.0
+_REQUEST_TIMEOUT_S = 60.0      # Connect / between-bytes timeout of one attempt.
+_PROGRESS_MIN_BYTES = 1 << 20  # Show a progress bar for downloads at least this large.
+_GDRIVE_PAGE_MAX_BYTES = 1 << 16  # Google Drive's confirmation / quota pages are small HTML pages.
+
+
+class _FatalDownloadError(Exception):
+    """An error that another attempt would not fix (HTTP 404, Google Drive quota, ...)."""
+
+
+class _FollowUrl(Exception):
+    """Google Drive asked for a confirmation: the next attempt should fetch `url` instead."""
+
+    def __init__(self, url):
+        super().__init__("Google Drive virus-scan confirmation page")
+        self.url = url
+
+
+def default_cache_dir() -> str:
+    """$STYLEGAN2_CACHE_DIR if set, else ".stylegan2-cache" in the current directory."""
+    return os.environ.get("STYLEGAN2_CACHE_DIR") or ".stylegan2-cache"
+
+
+def is_url(obj: Any, allow_file_urls: bool = False) -> bool:
+    """Is `obj` a string of the form "scheme://host/..." ("file://..." only with allow_file_urls)?"""
+    if not isinstance(obj, str) or "://" not in obj:
+        return False
+    if obj.startswith("file://"):
+        return allow_file_urls
+    try:
+        parts = urllib.parse.urlparse(obj)
+    except ValueError:
+        return False
+    return bool(parts.scheme) and bool(parts.netloc)
+
+
+def _local_path_of(url: str) -> str:
+    """The local file named by a plain path or a file:// URL; None for other URLs."""
+    if "://" not in url:
+        return url
+    if not url.startswith("file://"):
+        return None
+    parts = urllib.parse.urlparse(url)
+    if parts.netloc not in ("", "localhost"):
+        raise ValueError("open_url: file URL with a host name is not supported: %s" % url)
+    return urllib.request.url2pathname(parts.path)  # Also turns "/C:/x" into "C:\x" on Windows.
+
+
+def _md5_of_file(path: str) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _one_line(error: BaseException) -> str:
+    """A short one-line reason: "HTTP 503 ...", "ConnectionError ([Errno 111] Connection refused)", ..."""
+    text = " ".join(str(error).split())
+    # requests wraps socket errors in long "HTTPConnectionPool(...): Max retries exceeded ..." texts.
+    os_error = re.search(r"\[Errno -?\d+\][^'\")]*", text)
+    if os_error:
+        return "%s (%s)" % (type(error).__name__, os_error.group().strip())
+    return "%s: %s" % (type(error).__name__, text) if text else type(error).__name__
+
+
+def _file_name_of_response(response, url: str) -> str:
+    """The name the server gives the file (Content-Disposition), else the last part of the URL path."""
+    disposition = response.headers.get("Content-Disposition", "")
+    match = re.search(r'filename="([^"]*)"', disposition) or re.search(r"filename=([^;\s]+)", disposition)
+    if match:
+        name = match.group(1)
+    else:
+        name = os.path.basename(urllib.parse.urlparse(url).path)
+    name = re.sub(r"[^0-9a-zA-Z\-._]", "_", name)[:128]
+    return name if name.strip("._") else "download"
+
+
+def _google_drive_check(response, data: bytes, url: str) -> None:
+    """Raise if `data` is one of Google Drive's pages instead of the file."""
+    if len(data) > _GDRIVE_PAGE_MAX_BYTES or "text/html" not in response.headers.get("Content-Type", ""):
+        return
+    text = data.decode("utf-8", errors="replace")
+    if "Quota exceeded" in text:
+        raise _FatalDownloadError("Google Drive download quota exceeded for this file; try again later "
+                                  "or download it by hand")
+    # Older page: a cookie plus a link carrying a confirm token.
+    if "download_warning" in response.headers.get("Set-Cookie", ""):
+        links = re.findall(r'href="(/uc\?export=download[^"]*)"', text)
+        if links:
+            raise _FollowUrl(urllib.parse.urljoin(url, html.unescape(links[0])))
+        raise IOError("Google Drive virus-scan page without a download link")
+    # Newer page: a form whose hidden fields are the query of the real download.
+    form = re.search(r'<form[^>]*id="download-form"[^>]*action="([^"]+)"', text)
+    if form:
+        fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', text)
+        query = urllib.parse.urlencode([(name, html.unescape(value)) for name, value in fields])
+        raise _FollowUrl(html.unescape(form.group(1)) + ("?" + query if query else ""))
+
+
+def _download_once(session, url: str, verbose: bool, display_name: str) -> Tuple[bytes, Any]:
+    """One attempt: (data, response). Raises IOError / requests errors for retryable failures."""
+    with session.get(url, stream=True, timeout=_REQUEST_TIMEOUT_S) as response:
+        status = response.status_code
+        if status >= 400:
+            reason = "HTTP %d %s" % (status, response.reason or "")
+            if status in (408, 429) or status >= 500:
+                raise IOError(reason.strip())
+            raise _FatalDownloadError(reason.strip())
+        total_bytes = int(response.headers.get("Content-Length", 0) or 0)
+        progress = None
+        if verbose and total_bytes >= _PROGRESS_MIN_BYTES:
+            try:
+                from tqdm import tqdm
+                progress = tqdm(total=total_bytes, unit="B", unit_scale=True, unit_divisor=1024,
+                                desc=display_name, leave=False, file=sys.stderr)
+            except ImportError:
+                progress = None
+        chunks = []
+        try:
+            for chunk in response.iter_content(chunk_size=1 << 20):
+                chunks.append(chunk)
+                if progress is not None:
+                    progress.update(len(chunk))
+        finally:
+            if progress is not None:
+                progress.close()
+    data = b"".join(chunks)
+    if len(data) == 0:
+        raise IOError("no data received")
+    _google_drive_check(response, data, url)
+    return data, response
+
+
+def _download_with_retries(url: str, num_attempts: int, verbose: bool) -> Tuple[bytes, str]:
+    """(data, file name) of `url`, trying up to `num_attempts` times with a growing pause in between."""
+    import requests  # Imported here: most users of dnnlib never download anything.
+
+    display_name = os.path.basename(urllib.parse.urlparse(url).path) or url
+    current_url = url
+    last_error = None
+    with requests.Session() as session:
+        for attempt in range(num_attempts):
+            if attempt > 0 and not isinstance(last_error, _FollowUrl):
+                time.sleep(min(_RETRY_FIRST_DELAY_S * 2 ** (attempt - 1), _RETRY_MAX_DELAY_S))
+            try:
+                data, response = _download_once(session, current_url, verbose, display_name)
+                return data, _file_name_of_response(response, url)
+            except _FollowUrl as e:
+                current_url = e.url
+                last_error = e
+            except _FatalDownloadError as e:
+                raise DownloadError("Could not download %s: %s" % (url, e)) from None
+            except (requests.RequestException, IOError) as e:
+                last_error = e
+                if verbose and attempt + 1 < num_attempts:
+                    print("Downloading %s failed (%s); retrying" % (url, _one_line(e)), file=sys.stderr)
+    raise DownloadError("Could not download %s after %d attempt(s): %s"
+                        % (url, num_attempts, _one_line(last_error)))
+
+
+def _write_atomically(path: str, data: bytes) -> None:
+    """Write through a temporary file in the same directory, so readers never see a partial file."""
+    fd, temp_path = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(temp_path, 0o644)  # mkstemp creates 0600; cached files are meant to be shared.
+        os.replace(temp_path, path)
+    except BaseException:
+        try:
+            os.remove(temp_path)
+        except OSError:
+            pass
+        raise
+
+
+def open_url(url: str, cache_dir: str = None, num_attempts: int = 10, verbose: bool = True,
+             return_filename: bool = False, cache: bool = True, md5: str = None) -> Any:
+    """Open a URL or a local file as a binary file object (or give its file name).
+
+    Local files (plain paths and file:// URLs) are opened in place and never copied into the cache.
+    http(s) downloads are tried `num_attempts` times and, with `cache`, stored in `cache_dir`
+    (default: `default_cache_dir()`) as `<md5 of url>_<file name>`; later calls read the cached copy.
+    With `md5` (hex digest), data that does not match raises DownloadError and is not cached.
+    Returns an open file, an io.BytesIO, or with `return_filename` the path of the local/cached file.
+    """
+    if not isinstance(url, str):
+        raise TypeError("open_url: url must be a string, got %r" % (url,))
+    if num_attempts < 1:
+        raise ValueError("open_url: num_attempts must be at least 1, got %d" % num_attempts)
+
+    # Local files.
+    local_path = _local_path_of(url)
+    if local_path is not None:
+        if md5 is not None:
+            actual_md5 = _md5_of_file(local_path)
+            if actual_md5 != md5.lower():
+                raise DownloadError("MD5 mismatch for %s: expected %s, got %s" % (url, md5, actual_md5))
+        return local_path if return_filename else open(local_path, "rb")
+
+    if not is_url(url) or urllib.parse.urlparse(url).scheme not in ("http", "https"):
+        raise ValueError("open_url: not an http(s) URL, a file:// URL or a local path: %r" % url)
+    if return_filename and not cache:
+        raise ValueError("open_url: return_filename=True needs cache=True (the file must be stored)")
+
+    # Look in the cache.
+    url_md5 = hashlib.md5(url.encode("utf-8")).hexdigest()
+    if cache:
+        if cache_dir is None:
+            cache_dir = default_cache_dir()
+        for cached_path in sorted(glob.glob(os.path.join(glob.escape(cache_dir), url_md5 + "_*"))):
+            if md5 is not None and _md5_of_file(cached_path) != md5.lower():
+                continue  # A stale or foreign copy: download again.
+            return cached_path if return_filename else open(cached_path, "rb")
+
+    # Download.
+    if verbose:
+        print("Downloading %s ..." % url, flush=True)
+    data, file_name = _download_with_retries(url, num_attempts, verbose)
+    if md5 is not None:
+        actual_md5 = hashlib.md5(data).hexdigest()
+        if actual_md5 != md5.lower():
+            raise DownloadError("MD5 mismatch for %s: expected %s, got %s" % (url, md5, actual_md5))
+
+    if cache:
+        os.makedirs(cache_dir, exist_ok=True)
+        cache_path = os.path.join(cache_dir, url_md5 + "_" + file_name)
+        _write_atomically(cache_path, data)
+        if return_filename:
+            return cache_path
+    return io.BytesIO(data)
