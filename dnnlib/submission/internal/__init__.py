@@ -1,0 +1,3 @@
+"""Submission targets. Only local execution exists."""
+
+from . import local

@@ -1,0 +1,85 @@
+"""RunContext: what a running job asks its run dir (should it stop? how long has it run?)."""
+
+import os
+import time
+
+
+class RunContext(object):
+    """Bookkeeping of the active run. Created by the run function, e.g.
+    `ctx = dnnlib.RunContext(dnnlib.submit_config, train)`; closed at the end (or used with `with`).
+
+    Writing a file `abort.txt` into the run dir asks the run to stop: `should_stop()` becomes True.
+    """
+
+    _current = None  # The most recently created context that is not closed yet.
+
+    def __init__(self, submit_config, config_module=None):
+        self.submit_config = submit_config
+        self.config_module = config_module
+        self.should_stop_flag = False
+        self.has_closed = False
+        self.start_time = time.time()
+        self.last_update_time = self.start_time
+        self.last_update_interval = 0.0
+        self.last_loss = ""
+        self.cur_epoch = 0
+        self.max_epoch = 0
+        RunContext._current = self
+
+    @staticmethod
+    def get():
+        """The active (not yet closed) RunContext, or None."""
+        return RunContext._current
+
+    def __enter__(self) -> "RunContext":
+        return self
+
+    def __exit__(self, exc_type, exc_value, exc_traceback) -> None:
+        self.close()
+
+    def _run_dir_path(self, file_name):
+        run_dir = getattr(self.submit_config, "run_dir", None) if self.submit_config is not None else None
+        return None if run_dir is None else os.path.join(run_dir, file_name)
+
+    def _abort_requested(self) -> bool:
+        abort_path = self._run_dir_path("abort.txt")
+        return abort_path is not None and os.path.exists(abort_path)
+
+    def update(self, loss="", cur_epoch=0, max_epoch=0) -> None:
+        """Record progress; call once in a while (e.g. every training tick), not in a tight loop."""
+        now = time.time()
+        self.last_update_interval = now - self.last_update_time
+        self.last_update_time = now
+        self.last_loss = loss
+        self.cur_epoch = cur_epoch
+        self.max_epoch = max_epoch
+        if self._abort_requested():
+            self.should_stop_flag = True
+
+    def should_stop(self) -> bool:
+        """True once `<run_dir>/abort.txt` has appeared."""
+        if not self.should_stop_flag and self._abort_requested():
+            self.should_stop_flag = True
+        return self.should_stop_flag
+
+    def get_time_since_start(self) -> float:
+        """Seconds since the context was created."""
+        return time.time() - self.start_time
+
+    def get_time_since_last_update(self) -> float:
+        """Seconds since the last `update()` (or the creation)."""
+        return time.time() - self.last_update_time
+
+    def get_last_update_interval(self) -> float:
+        """Seconds between the last two `update()` calls."""
+        return self.last_update_interval
+
+    def close(self) -> None:
+        """Mark the run finished (`<run_dir>/_finished.txt`). Safe to call twice."""
+        if not self.has_closed:
+            self.has_closed = True
+            finished_path = self._run_dir_path("_finished.txt")
+            if finished_path is not None and os.path.isdir(os.path.dirname(finished_path)):
+                open(finished_path, "w").close()
+        if RunContext._current is self:
+            RunContext._current = None
