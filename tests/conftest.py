@@ -9,6 +9,7 @@ REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_DIR not in sys.path:
     sys.path.insert(0, REPO_DIR)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # NCHW convolutions on CPU (see dnnlib/tflib/__init__.py).
 
 import tensorflow.compat.v1 as tf  # noqa: E402
 
