@@ -209,12 +209,14 @@ def test_source_files_are_copied(tmp_path, monkeypatch):
     (package / "job.py").write_text("def run():\n    print('job ran')\n")
     (package / "__pycache__" / "job.cpython.pyc").write_text("compiled")
     (project / "README.txt").write_text("readme")
+    (project / "runs" / "00000-old").mkdir(parents=True)
+    (project / "runs" / "00000-old" / "log.txt").write_text("an earlier run")
     extra = tmp_path / "notes.txt"
     extra.write_text("extra notes")
     monkeypatch.syspath_prepend(str(project))
 
     config = dnnlib.SubmitConfig()
-    config.run_dir_root = str(project / "results")  # Inside the copied tree: must not copy itself.
+    config.run_dir_root = str(project / "runs")  # Inside the copied tree: must not copy itself.
     config.run_desc = "copy"
     config.run_dir_extra_files = [(str(extra), os.path.join("extra", "notes.txt"))]
     try:
@@ -223,6 +225,7 @@ def test_source_files_are_copied(tmp_path, monkeypatch):
         for name in ["submit_test_pkg.job", "submit_test_pkg"]:
             sys.modules.pop(name, None)
 
+    assert os.path.basename(result.run_dir) == "00001-copy"
     src = os.path.join(result.run_dir, "src")
     with open(os.path.join(src, "submit_test_pkg", "job.py")) as f:
         assert "job ran" in f.read()
@@ -231,7 +234,7 @@ def test_source_files_are_copied(tmp_path, monkeypatch):
     assert os.path.isfile(os.path.join(src, "dnnlib", "submission", "submit.py"))
     with open(os.path.join(src, "extra", "notes.txt")) as f:
         assert f.read() == "extra notes"
-    assert not os.path.exists(os.path.join(src, "results"))
+    assert not os.path.exists(os.path.join(src, "runs"))
     for root, dirs, _ in os.walk(src):
         assert "__pycache__" not in dirs, root
     with open(os.path.join(result.run_dir, "log.txt")) as f:
