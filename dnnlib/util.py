@@ -71,6 +71,8 @@ class _TeeStream(object):
 
     def __getattr__(self, name):
         # encoding, isatty(), fileno(), ... come from the stream we replaced.
+        if name in ("logger", "stream"):  # Not set yet (e.g. during copying): avoid endless recursion.
+            raise AttributeError(name)
         return getattr(self.stream, name)
 
 
