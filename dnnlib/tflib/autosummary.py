@@ -138,18 +138,19 @@ def finalize_autosummaries():
     with tf.control_dependencies(None), tf.device("/cpu:0"):
         for name, var in state.accumulators.items():
             with tfutil.absolute_name_scope("Autosummary/" + name + "/finalize"):
-                moments = tf.identity(var)  # Read first, then reset.
-                with tf.control_dependencies([moments]):
+                # Compute the results into new tensors, then zero the variable (an identity of a ref
+                # variable would share its buffer and see the zeros), then emit the summaries.
+                mean = var[1] / var[0]  # NaN when nothing was accumulated.
+                std = tf.sqrt(tf.maximum(var[2] / var[0] - tf.square(mean), 0.0))
+                with tf.control_dependencies([mean, std]):
                     reset_op = tf.assign(var, tf.zeros([3], dtype=_dtype))
                 with tf.control_dependencies([reset_op]):
-                    mean = moments[1] / moments[0]  # NaN when nothing was accumulated.
-                    std = tf.sqrt(tf.maximum(moments[2] / moments[0] - tf.square(mean), 0.0))
-                # Raw op with a fixed tag: tf.summary.scalar would rename the tag if an op of that name exists.
-                _add_scalar_summary(name, mean)
-                if enable_custom_scalars and _has_tensorboard():
-                    _add_scalar_summary("xCustomScalars/" + name + "/margin_lo", mean - std)
-                    _add_scalar_summary("xCustomScalars/" + name + "/margin_hi", mean + std)
-                    margin_names.append(name)
+                    # Raw op with a fixed tag: tf.summary.scalar would rename the tag if an op of that name exists.
+                    _add_scalar_summary(name, mean)
+                    if enable_custom_scalars and _has_tensorboard():
+                        _add_scalar_summary("xCustomScalars/" + name + "/margin_lo", mean - std)
+                        _add_scalar_summary("xCustomScalars/" + name + "/margin_hi", mean + std)
+                        margin_names.append(name)
 
     if margin_names:
         state.layout = _make_custom_scalar_layout(margin_names)

@@ -274,13 +274,15 @@ class Optimizer:
                     device.optimizer.apply_gradients(grads_and_vars))
                 all_ops.append(tf.cond(all_ok, apply_op, tf.no_op))
 
+                ls_update_op = tf.no_op()
                 if self.use_loss_scaling:
                     ls_var = device.loss_scaling_var
                     ls_inc = lambda ls_var=ls_var: tf.group(tf.assign_add(ls_var, self.loss_scaling_inc))  # noqa: E731
                     ls_dec = lambda ls_var=ls_var: tf.group(tf.assign_sub(ls_var, self.loss_scaling_dec))  # noqa: E731
                     ls_update = lambda all_ok=all_ok, ls_inc=ls_inc, ls_dec=ls_dec: tf.group(  # noqa: E731
                         tf.cond(all_ok, ls_inc, ls_dec))
-                    all_ops.append(tf.cond(acc_ok, ls_update, tf.no_op))
+                    ls_update_op = tf.cond(acc_ok, ls_update, tf.no_op)
+                    all_ops.append(ls_update_op)
 
                 if device.index == len(self._devices) - 1:
                     learning_rate = tf.cast(self.learning_rate, tf.float32)
@@ -289,8 +291,9 @@ class Optimizer:
                     all_ops.append(autosummary.autosummary(self.id + "/overflow_frequency", overflow,
                                                            condition=acc_ok))
                     if self.use_loss_scaling:
-                        all_ops.append(autosummary.autosummary(self.id + "/loss_scaling_log2",
-                                                               device.loss_scaling_var))
+                        with tf.control_dependencies([ls_update_op]):  # Report the updated scale.
+                            all_ops.append(autosummary.autosummary(self.id + "/loss_scaling_log2",
+                                                                   tf.identity(device.loss_scaling_var)))
 
         with tfutil.absolute_name_scope(self.scope):
             return tf.group(*all_ops, name="TrainingOp")
