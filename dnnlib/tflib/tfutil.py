@@ -85,9 +85,9 @@ def absolute_name_scope(scope: str) -> tf.name_scope:
     return tf.name_scope(scope + "/")
 
 
-def absolute_variable_scope(scope: str, **kwargs) -> tf.variable_scope:
-    """A variable scope that is not nested inside the current one."""
-    return tf.variable_scope(tf.VariableScope(name=scope, **kwargs), auxiliary_name_scope=False)
+def absolute_variable_scope(scope: str, reuse: bool = None, **kwargs) -> tf.variable_scope:
+    """A variable scope that is not nested inside the current one (and opens no name scope)."""
+    return tf.variable_scope(tf.VariableScope(reuse, name=scope, **kwargs), auxiliary_name_scope=False)
 
 
 # ----------------------------------------------------------------------------------------------------
