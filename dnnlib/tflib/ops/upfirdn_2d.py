@@ -326,19 +326,18 @@ def upsample_conv_2d(x, w, k=None, factor=2, gain=1, data_format="NCHW", impl=No
     w = tf.transpose(w[::-1, ::-1], [0, 1, 4, 3, 2])
     w = tf.reshape(w, [conv_h, conv_w, out_per_group, num_groups * in_c])
 
-    batch = tf.shape(x)[0]
+    # The convolution runs in NHWC: TF's CPU kernels (without oneDNN) have no NCHW convolutions, and on
+    # GPUs Grappler's layout optimizer turns the transposes and the NHWC convolution back into NCHW.
     if data_format == "NCHW":
-        height, width = x.shape.as_list()[2:]
-        strides = [1, 1, factor, factor]
-        output_shape = [batch, out_c, (height - 1) * factor + conv_h, (width - 1) * factor + conv_w]
-    else:
-        height, width = x.shape.as_list()[1:3]
-        strides = [1, factor, factor, 1]
-        output_shape = [batch, (height - 1) * factor + conv_h, (width - 1) * factor + conv_w, out_c]
+        x = tf.transpose(x, [0, 2, 3, 1])
+    height, width = x.shape.as_list()[1:3]
     if height is None or width is None:
         raise ValueError("upsample_conv_2d: x must have static H and W, got shape %s" % (x.shape,))
-    x = tf.nn.conv2d_transpose(x, w, output_shape=tf.stack(output_shape), strides=strides, padding="VALID",
-                               data_format=data_format)
+    output_shape = tf.stack([tf.shape(x)[0], (height - 1) * factor + conv_h, (width - 1) * factor + conv_w, out_c])
+    x = tf.nn.conv2d_transpose(x, w, output_shape=output_shape, strides=[1, factor, factor, 1], padding="VALID",
+                               data_format="NHWC")
+    if data_format == "NCHW":
+        x = tf.transpose(x, [0, 3, 1, 2])
     return _simple_upfirdn_2d(x, k, pad0=(p + 1) // 2 + factor - 1, pad1=p // 2 + 1, data_format=data_format, impl=impl)
 
 
@@ -364,6 +363,11 @@ def conv_downsample_2d(x, w, k=None, factor=2, gain=1, data_format="NCHW", impl=
         k = [1] * factor
     k = _setup_kernel(k) * gain
     p = (k.shape[0] - factor) + (conv_w - 1)
-    strides = [1, 1, factor, factor] if data_format == "NCHW" else [1, factor, factor, 1]
     x = _simple_upfirdn_2d(x, k, pad0=(p + 1) // 2, pad1=p // 2, data_format=data_format, impl=impl)
-    return tf.nn.conv2d(x, w, strides=strides, padding="VALID", data_format=data_format)
+    # NHWC convolution for CPU portability, as in upsample_conv_2d.
+    if data_format == "NCHW":
+        x = tf.transpose(x, [0, 2, 3, 1])
+    x = tf.nn.conv2d(x, w, strides=[1, factor, factor, 1], padding="VALID", data_format="NHWC")
+    if data_format == "NCHW":
+        x = tf.transpose(x, [0, 3, 1, 2])
+    return x
