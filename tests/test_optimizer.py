@@ -252,3 +252,53 @@ def test_learning_rate_and_overflow_autosummaries():
     np.testing.assert_allclose(acc["Train.G/overflow_frequency"], [4, 2, 2])
     # The loss scale is summarized after its update: 64.0005, 63.0005, 63.001, 62.001.
     np.testing.assert_allclose(acc["Train.G/loss_scaling_log2"][:2], [4, 252.003], rtol=1e-6)
+
+
+def test_clear_errors_and_no_op():
+    with tf.Graph().as_default():
+        with tf.device("/cpu:0"):
+            w = tf.Variable([1.0, 2.0], name="w")
+            w3 = tf.Variable([1.0, 2.0, 3.0], name="w3")
+        with tf.device("/cpu:1"):
+            loss_cpu1 = tf.reduce_sum(w * 2.0)
+        with tf.device("/cpu:0"):
+            loss = tf.reduce_sum(w * 2.0)
+            loss3 = tf.reduce_sum(w3)
+
+        opt = Optimizer("TrainErr", report_mem_usage=True)  # No GPU here: no memory summary, no error.
+        with pytest.raises(ValueError, match="device"):
+            opt.register_gradients(loss_cpu1, [w])
+        opt.register_gradients(loss, {"w": w})
+        with pytest.raises(ValueError, match="same shapes"):
+            opt.register_gradients(loss3, [w3])
+        opt.apply_updates()
+        with pytest.raises(AssertionError, match="apply_updates"):
+            opt.apply_updates()
+
+        with pytest.raises(AssertionError, match="learning_rate"):
+            Optimizer("TrainShare", learning_rate=0.5, share=opt)
+        with pytest.raises(AssertionError, match="kwargs"):
+            Optimizer("TrainShare", share=opt, beta1=0.0)
+        with pytest.raises(ImportError):
+            Optimizer("TrainBad", "tf.train.NoSuchOptimizer")
+
+        assert Optimizer("TrainEmpty").apply_updates(allow_no_op=True).type == "NoOp"
+        with pytest.raises(RuntimeError, match="register_gradients"):
+            Optimizer("TrainEmpty2").apply_updates()
+
+
+def test_all_sum_over_two_cpus():
+    with tf.Graph().as_default():
+        tensors, tensors_times_10 = [], []
+        for index in range(2):
+            with tf.device("/cpu:%d" % index):
+                tensors.append(tf.constant([[1.0, 2.0], [3.0, 4.0]]) * (index + 1.0))
+                tensors_times_10.append(tensors[-1] * 10.0)
+        sums = all_sum(tensors)
+        sums_again = all_sum(tensors_times_10)  # A second collective in the same graph.
+        assert [tensor.device for tensor in sums] == ["/device:CPU:0", "/device:CPU:1"]
+        with make_session(2).as_default():
+            results = tflib.run(sums + sums_again)
+    expected = np.array([[3.0, 6.0], [9.0, 12.0]])
+    for result, scale in zip(results, [1, 1, 10, 10]):
+        np.testing.assert_array_equal(result, expected * scale)

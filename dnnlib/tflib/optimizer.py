@@ -6,7 +6,6 @@ training op. Every device applies the same summed gradient to its own copy, so c
 stay equal.
 """
 
-import importlib
 import itertools
 from collections import OrderedDict
 from typing import Any, Dict, List, Union
@@ -19,29 +18,6 @@ from . import autosummary
 from . import tfutil
 from .tfutil import TfExpression, TfExpressionEx
 from .. import util
-
-
-def _get_obj_by_name(name: str) -> Any:
-    """Resolve "tf.train.AdamOptimizer" or "package.module.Class" to the object."""
-    if hasattr(util, "get_obj_by_name"):
-        return util.get_obj_by_name(name)
-    # Fallback until dnnlib.util has it: TF1 names live in tensorflow.compat.v1 under TF 2.x.
-    if name.startswith("tf."):
-        return _get_attr_path(tf, name[3:])
-    parts = name.split(".")
-    for num_module_parts in range(len(parts) - 1, 0, -1):
-        try:
-            module = importlib.import_module(".".join(parts[:num_module_parts]))
-        except ImportError:
-            continue
-        return _get_attr_path(module, ".".join(parts[num_module_parts:]))
-    raise ValueError("optimizer: cannot resolve tf_optimizer %r" % name)
-
-
-def _get_attr_path(obj: Any, path: str) -> Any:
-    for part in path.split("."):
-        obj = getattr(obj, part)
-    return obj
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -127,7 +103,7 @@ class Optimizer:
         self.minibatch_multiplier = minibatch_multiplier
         self.id = self.name.replace("/", ".")
         self.scope = tf.get_default_graph().unique_name(self.id)
-        self.optimizer_class = _get_obj_by_name(tf_optimizer) if isinstance(tf_optimizer, str) else tf_optimizer
+        self.optimizer_class = util.get_obj_by_name(tf_optimizer) if isinstance(tf_optimizer, str) else tf_optimizer
         self.optimizer_kwargs = dict(kwargs)
         self.use_loss_scaling = use_loss_scaling
         self.loss_scaling_init = loss_scaling_init
@@ -188,23 +164,22 @@ class Optimizer:
         assert not self._updates_applied, "Optimizer %r: register_gradients() after apply_updates()" % self.name
         if not tfutil.is_tf_expression(loss):
             raise TypeError("Optimizer %r: loss must be a TF expression, got %r" % (self.name, type(loss)))
-        device = self._get_device(loss.device)
-
         if isinstance(trainable_vars, dict):
             trainable_vars = list(trainable_vars.values())  # e.g. Network.trainables
         trainable_vars = list(trainable_vars)
         if not trainable_vars or not all(tfutil.is_tf_expression(var) for var in trainable_vars):
             raise TypeError("Optimizer %r: trainable_vars must be a non-empty list or dict of variables" % self.name)
         for var in trainable_vars:
-            if var.device != device.name:
+            if var.device != loss.device:
                 raise ValueError("Optimizer %r: var %s is on device %r, the loss on %r"
-                                 % (self.name, var.name, var.device, device.name))
+                                 % (self.name, var.name, var.device, loss.device))
 
         shapes = [tfutil.shape_to_list(var.shape) for var in trainable_vars]
         if self._grad_shapes is None:
             self._grad_shapes = shapes
         if shapes != self._grad_shapes:
             raise ValueError("Optimizer %r: every register_gradients() call needs vars of the same shapes" % self.name)
+        device = self._get_device(loss.device)
 
         with tf.name_scope(self.id + "_grad"), tf.device(device.name):
             deps = []
@@ -362,6 +337,8 @@ def _gpu_mem_usage_gb(device_name: str) -> Union[TfExpression, None]:
     """A TF scalar with the GPU memory in use (GiB) of the GPU of `device_name`, None without a GPU."""
     spec = tf.DeviceSpec.from_string(device_name or "")
     if spec.device_type is not None and spec.device_type.upper() != "GPU":
+        return None
+    if not hasattr(tf.config.experimental, "get_memory_info"):  # TF < 2.5
         return None
     if not tf.config.experimental.list_physical_devices("GPU"):
         return None
