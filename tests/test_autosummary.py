@@ -111,3 +111,18 @@ def test_reset_tf_resets_autosummaries():
     finally:
         tf.get_default_session().close()
         tf.reset_default_graph()
+
+
+def test_custom_scalar_margins(tmp_path, monkeypatch):
+    pytest.importorskip("tensorboard.summary.v1")
+    monkeypatch.setattr(autosummary, "enable_custom_scalars", True)
+    with tf.Graph().as_default(), make_session(1).as_default():
+        value = autosummary.autosummary("Loss/G", tf.constant([1.0, 3.0]))
+        tflib.init_uninitialized_vars()
+        tflib.run(value)
+        writer = tf.summary.FileWriter(str(tmp_path))
+        autosummary.save_summaries(writer, global_step=1)
+        writer.close()
+    scalars = read_scalars(str(tmp_path))[1]
+    np.testing.assert_allclose([scalars["Loss/G"], scalars["xCustomScalars/Loss/G/margin_lo"],
+                                scalars["xCustomScalars/Loss/G/margin_hi"]], [2.0, 1.0, 3.0], rtol=1e-6)
