@@ -370,6 +370,8 @@ def test_bad_inputs_raise_clear_errors(sess):
         ufd.upfirdn_2d(tf.zeros([1, 4, 4, 1]), np.ones([3, 3]), pady0=-3, impl="ref")
     with pytest.raises(ValueError, match="impl"):
         ufd.upfirdn_2d(tf.zeros([1, 4, 4, 1]), np.ones([3, 3]), impl="gpu")
+    with pytest.raises(TypeError, match="float32"):
+        ufd.upfirdn_2d(tf.zeros([1, 4, 4, 1], tf.float64), np.ones([3, 3]), impl="cuda")
     with pytest.raises(ValueError, match="data_format"):
         ufd.filter_2d(tf.zeros([1, 1, 4, 4]), [1, 2, 1], data_format="CHWN", impl="ref")
     with pytest.raises(ValueError, match="multiple"):

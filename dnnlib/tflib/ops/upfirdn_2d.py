@@ -39,6 +39,8 @@ def upfirdn_2d(x, k, upx=1, upy=1, downx=1, downy=1, padx0=0, padx1=0, pady0=0, 
     params = _check_params(x, k, upx, upy, downx, downy, padx0, padx1, pady0, pady1)
     impl = _resolve_impl(impl)
     if impl == "cuda":
+        if x.dtype not in (tf.float32, tf.float16):
+            raise TypeError("upfirdn_2d: impl='cuda' supports float32 and float16, got %s" % x.dtype.name)
         return _upfirdn_2d_cuda(x, k, **params)
     return _upfirdn_2d_ref(x, k, **params)
 
