@@ -424,3 +424,26 @@ def test_raw_op_rejects_bad_shapes(sess, cuda_plugin):
     for bad, message in [(bad_bias, "b has 4 elements"), (bad_ref, "ref"), (bad_grad, "grad must be")]:
         with pytest.raises(tf.errors.InvalidArgumentError, match=message):
             sess.run(bad)
+
+
+
+@pytest.mark.parametrize("act", ["lrelu", "swish", "softplus"])
+def test_cuda_second_order_through_variables(sess, cuda_plugin, act):
+    """A dense layer of variables, the way the networks use the op: the gradient of an R1-style penalty
+    w.r.t. the weight and the bias, against the ref impl on the same variables."""
+    rs = np.random.RandomState(4)
+    with tf.device("/cpu:0"):
+        images = tf.constant(rs.randn(5, 3).astype(np.float32))
+        w = tf.get_variable("weight", initializer=tf.constant(rs.randn(3, 4).astype(np.float32)))
+        b = tf.get_variable("bias", initializer=tf.constant(rs.randn(4).astype(np.float32) * 0.5))
+        results = {}
+        for impl in ["ref", "cuda"]:
+            out = fba.fused_bias_act(tf.matmul(images, w), b, act=act, impl=impl)
+            grad_images = tf.gradients(tf.reduce_sum(out * out), images)[0]
+            penalty = tf.reduce_sum(tf.square(grad_images))
+            results[impl] = tf.gradients(penalty, [w, b])
+    sess.run(tf.global_variables_initializer())
+    values = sess.run(results)
+    for ref_value, cuda_value in zip(values["ref"], values["cuda"]):
+        assert np.max(np.abs(ref_value)) > 1e-3
+        assert_close(cuda_value, ref_value, 1e-5)

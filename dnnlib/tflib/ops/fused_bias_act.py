@@ -141,17 +141,21 @@ def _fused_bias_act_cuda(x, b, axis, spec, alpha, gain):
         # The kernel recovers s either from y, or (swish) from x plus the bias passed along with it.
         ref, ref_bias = (inputs[0], bias) if spec.ref == "x" else (y, empty)
 
+        # Every tensor the inner functions read is an argument or computed from arguments: TF 2.x's
+        # custom_gradient walks back from the outputs to the arguments and rejects functions that reach
+        # variables (the network's weights) on the way.
+
         @tf.custom_gradient
-        def times_derivative(g):
+        def times_derivative(g, ref, ref_bias):
             """g * gain * f'(s) where f' is constant in s: a linear self-adjoint map of g."""
             def grad(h):
-                return times_derivative(h)  # Also its own derivative, so any order works.
+                return times_derivative(h, ref, ref_bias), None, None  # Its own derivative: any order works.
             return run_op(g, ref_bias, ref, grad=1), grad
 
         @tf.custom_gradient
         def backward_nonlinear(g, *inputs_again):
             """(ds, [db]) for incoming gradient g; differentiable w.r.t. g and the inputs (x, b)."""
-            del inputs_again  # Declared only so that second-order gradients reach x and b.
+            del inputs_again  # Declared so that second-order gradients reach x and b (ref derives from them).
             ds = run_op(g, ref_bias, ref, grad=1)
 
             def grad2(*cotangents):
@@ -165,7 +169,7 @@ def _fused_bias_act_cuda(x, b, axis, spec, alpha, gain):
 
         def backward(dy):
             if spec.zero_2nd_grad:
-                return grads_for_inputs(times_derivative(dy))
+                return grads_for_inputs(times_derivative(dy, ref, ref_bias))
             return backward_nonlinear(dy, *inputs)
         return y, backward
 
