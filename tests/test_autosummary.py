@@ -109,12 +109,16 @@ def test_reset_tf_resets_autosummaries():
         autosummary.autosummary("Loss/b", tf.constant(1.0))  # Would raise if the finalized state had survived.
         assert [var.name for var in tf.global_variables()] == ["Autosummary/Loss/b/accumulator:0"]
     finally:
-        tf.get_default_session().close()
+        # reset_tf() entered its session as the default for good: leave it, so later tests start clean.
+        session = tf.get_default_session()
+        session._default_session.__exit__(None, None, None)
+        session.close()
         tf.reset_default_graph()
+    assert tf.get_default_session() is None
 
 
 def test_custom_scalar_margins(tmp_path, monkeypatch):
-    pytest.importorskip("tensorboard.summary.v1")
+    """The mean +- std margins are written where tensorboard is installed; without it, only the mean."""
     monkeypatch.setattr(autosummary, "enable_custom_scalars", True)
     with tf.Graph().as_default(), make_session(1).as_default():
         value = autosummary.autosummary("Loss/G", tf.constant([1.0, 3.0]))
@@ -124,5 +128,8 @@ def test_custom_scalar_margins(tmp_path, monkeypatch):
         autosummary.save_summaries(writer, global_step=1)
         writer.close()
     scalars = read_scalars(str(tmp_path))[1]
+    if not autosummary._has_tensorboard():
+        assert scalars == {"Loss/G": 2.0}
+        return
     np.testing.assert_allclose([scalars["Loss/G"], scalars["xCustomScalars/Loss/G/margin_lo"],
                                 scalars["xCustomScalars/Loss/G/margin_hi"]], [2.0, 1.0, 3.0], rtol=1e-6)

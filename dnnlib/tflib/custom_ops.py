@@ -201,6 +201,7 @@ def _compile(nvcc, cuda_file, options, bin_file):
         os.close(fd)
         try:
             shutil.copyfile(tmp_bin, staging)
+            os.chmod(staging, 0o644)  # mkstemp makes it private; the cache may be shared.
             os.replace(staging, bin_file)
         finally:
             if os.path.exists(staging):
