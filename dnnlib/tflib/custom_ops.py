@@ -160,19 +160,7 @@ def get_plugin(cuda_file, arch=None):
     if arch is None:
         arch = get_cuda_arch()
     options = _nvcc_options(arch)
-
-    # Key of the binary: source, included headers, command line, TF version, cache tag.
-    md5 = hashlib.md5()
-    with open(cuda_file, "rb") as f:
-        md5.update(f.read())
-    if not do_not_hash_included_headers:
-        md5.update(_preprocessed_source(nvcc, cuda_file, arch).encode("utf-8"))
-    md5.update(" ".join([os.path.basename(nvcc)] + options).encode("utf-8"))
-    md5.update(tf.VERSION.encode("utf-8"))
-    md5.update(cuda_cache_version_tag.encode("utf-8"))
-    name = os.path.splitext(os.path.basename(cuda_file))[0]
-    bin_file = os.path.join(cuda_cache_path, "%s_%s.so" % (name, md5.hexdigest()))
-
+    bin_file = binary_path(nvcc, cuda_file, arch, options)
     if not os.path.isfile(bin_file):
         _compile(nvcc, cuda_file, options, bin_file)
 
@@ -181,6 +169,24 @@ def get_plugin(cuda_file, arch=None):
     plugin = tf.load_op_library(bin_file)
     _plugin_cache[cuda_file] = plugin
     return plugin
+
+
+def binary_path(nvcc, cuda_file, arch, options):
+    """Cache path of the binary: `<name>_<md5>.so`, the md5 over everything that shapes the build.
+
+    That is the source, the headers it includes (unless `do_not_hash_included_headers`), the nvcc
+    command line, the TensorFlow version and `cuda_cache_version_tag`.
+    """
+    md5 = hashlib.md5()
+    with open(cuda_file, "rb") as f:
+        md5.update(f.read())
+    if not do_not_hash_included_headers:
+        md5.update(_preprocessed_source(nvcc, cuda_file, arch).encode("utf-8"))
+    md5.update(" ".join([os.path.basename(nvcc)] + list(options)).encode("utf-8"))
+    md5.update(tf.VERSION.encode("utf-8"))
+    md5.update(cuda_cache_version_tag.encode("utf-8"))
+    name = os.path.splitext(os.path.basename(cuda_file))[0]
+    return os.path.join(cuda_cache_path, "%s_%s.so" % (name, md5.hexdigest()))
 
 
 def _compile(nvcc, cuda_file, options, bin_file):
