@@ -9,9 +9,14 @@ variables as `(local_name, value)` pairs. Unpickling executes that source in a f
 pickle carries the code that built it.
 """
 
+import ast
+import contextlib
+import importlib
 import inspect
+import pickle
 import re
 import sys
+import threading
 import types
 import uuid
 from collections import OrderedDict
@@ -37,10 +42,95 @@ _SUPPORTED_PICKLE_VERSIONS = (2, 3, 4)
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]*$")
 
 
+# Build modules that this project implements itself, with functions that identify them. A pickle whose
+# embedded module source defines all the identifying functions is built with our module; its source is
+# never executed.
+KNOWN_BUILD_MODULES = (
+    ("training.networks_stylegan2", ("G_main", "G_mapping", "G_synthesis_stylegan2", "D_stylegan2")),
+    ("training.networks_stylegan", ("G_style", "G_mapping", "G_synthesis", "D_basic")),
+)
+
+# The globals a network pickle needs: Network, and NumPy's array reconstruction (NumPy 1 and 2 names).
+SAFE_PICKLE_GLOBALS = frozenset([
+    ("dnnlib.tflib.network", "Network"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy._core.numeric", "_frombuffer"),
+])
+
+
+class UnsafePickleError(pickle.UnpicklingError):
+    """A pickle needs something that a network pickle loaded in safe mode may not have."""
+
+
+_loading_policy = threading.local()  # .allow_code_execution while a load_network_pickle() runs.
+
+
 def import_handler(handler_func):
     """Decorator: register a function that rewrites unpickled Network states."""
     _import_handlers.append(handler_func)
     return handler_func
+
+
+def _code_execution_allowed() -> bool:
+    return getattr(_loading_policy, "allow_code_execution", True)
+
+
+@contextlib.contextmanager
+def _loading(allow_code_execution: bool):
+    previous = getattr(_loading_policy, "allow_code_execution", True)
+    _loading_policy.allow_code_execution = allow_code_execution
+    try:
+        yield
+    finally:
+        _loading_policy.allow_code_execution = previous
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) not in SAFE_PICKLE_GLOBALS:
+            raise UnsafePickleError("it refers to %s.%s, which a network pickle does not need "
+                                    "(only Network and NumPy arrays are allowed in safe mode)" % (module, name))
+        return super().find_class(module, name)
+
+
+def load_network_pickle(file, allow_code_execution: bool = False) -> Any:
+    """Unpickle a file of Networks (e.g. the official `(G, D, Gs)` triple).
+
+    Safe mode (the default) refuses pickles that reference anything but `Network` and NumPy arrays, and
+    builds networks only with the build functions of this project (see `KNOWN_BUILD_MODULES`), never by
+    executing the module source embedded in the pickle. `allow_code_execution=True` unpickles as the
+    official code does: any class, and embedded source is executed for unknown build functions.
+    """
+    with _loading(allow_code_execution):
+        if allow_code_execution:
+            return pickle.load(file, encoding="latin1")
+        return _SafeUnpickler(file, encoding="latin1").load()
+
+
+def _top_level_function_names(src: str) -> set:
+    """Names of the functions a module source defines at top level (parsed, not executed)."""
+    try:
+        tree = ast.parse(src)
+    except (SyntaxError, ValueError):
+        return set()
+    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def _find_known_build_func(src: str, func_name: str) -> Any:
+    """Our own implementation of `func_name` if `src` is one of the known build modules, else None."""
+    defined = _top_level_function_names(src)
+    for module_name, identifying_funcs in KNOWN_BUILD_MODULES:
+        if func_name in defined and all(name in defined for name in identifying_funcs):
+            func = getattr(importlib.import_module(module_name), func_name, None)
+            if func is not None:
+                return func
+    return None
 
 
 def _source_for_tf_compat_v1(src: str) -> str:
@@ -506,18 +596,41 @@ class Network:
         self._build_module_src = state["build_module_src"]
         self._build_func_name = state["build_func_name"]
 
-        # Every unpickled network gets a module of its own, executed from the embedded source.
+        # Networks of this project's own build modules (official ones included) are built with our code.
+        # Anything else runs the embedded source, in a module of its own, where that is allowed.
+        self._build_func = _find_known_build_func(self._build_module_src, self._build_func_name)
+        built_by_our_code = self._build_func is not None
+        if not built_by_our_code:
+            if not _code_execution_allowed():
+                raise UnsafePickleError("network %r is built by %r, which this project does not implement; loading it "
+                                        "would execute code stored in the pickle (allow that only for files you trust)"
+                                        % (self.name, self._build_func_name))
+            self._build_func = self._exec_build_module()
+
+        self._init_graph()
+        self.reset_own_vars()
+        unknown = [name for name, _ in state["variables"] if name not in self.own_vars]
+        if unknown:
+            raise ValueError("network %r in the pickle has variables that %s does not create: %s"
+                             % (self.name, self._build_func_name, ", ".join(unknown[:5])))
+        pickled_names = set(name for name, _ in state["variables"])
+        missing = [name for name in self.own_vars if name not in pickled_names]
+        if built_by_our_code and missing:
+            raise ValueError("network %r in the pickle lacks variables that %s creates: %s"
+                             % (self.name, self._build_func_name, ", ".join(missing[:5])))
+        tfutil.set_vars({self.find_var(name): value for name, value in state["variables"]})
+
+    def _exec_build_module(self) -> Any:
+        """Execute the embedded module source in a fresh module; returns the build function."""
         module_name = "_tflib_network_import_" + uuid.uuid4().hex
         module = types.ModuleType(module_name)
         sys.modules[module_name] = module
         _import_module_src[module] = self._build_module_src
-        exec(compile(_source_for_tf_compat_v1(self._build_module_src), "<%s>" % module_name, "exec"), module.__dict__)  # pylint: disable=exec-used
-        self._build_func = util.get_obj_from_module(module, self._build_func_name)
-        assert callable(self._build_func)
-
-        self._init_graph()
-        self.reset_own_vars()
-        tfutil.set_vars({self.find_var(name): value for name, value in state["variables"]})
+        code = compile(_source_for_tf_compat_v1(self._build_module_src), "<%s>" % module_name, "exec")
+        exec(code, module.__dict__)  # pylint: disable=exec-used
+        build_func = util.get_obj_from_module(module, self._build_func_name)
+        assert callable(build_func)
+        return build_func
 
 
 # --------------------------------------------------------------------------------------------------------

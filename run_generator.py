@@ -1,0 +1,259 @@
+"""Generate images with a StyleGAN2 network: `generate-images` and `style-mixing-example`.
+
+Examples:
+
+  # Images for seeds 6600-6625 with the official FFHQ network, truncation psi 0.5:
+  python run_generator.py generate-images --network=gdrive:networks/stylegan2-ffhq-config-f.pkl \\
+      --seeds=6600-6625 --truncation-psi=0.5
+
+  # Style mixing: rows take coarse styles (layers 0-6) from the column seeds:
+  python run_generator.py style-mixing-example --network=gdrive:networks/stylegan2-ffhq-config-f.pkl \\
+      --row-seeds=85,100,75,458,1500 --col-seeds=55,821,1789,293 --truncation-psi=1.0
+
+Results go to a new numbered directory under --result-dir (default: results).
+"""
+
+import argparse
+import re
+import sys
+
+import numpy as np
+from tqdm import tqdm
+
+import dnnlib
+import dnnlib.tflib as tflib
+import pretrained_networks
+from training import misc
+
+NOISE_MODES = ("seed", "const", "random", "none")
+
+
+# ------------------------------------------------------------------------------------------------------
+# Shared by both commands.
+
+def _make_labels(Gs, class_idx, num):
+    """One-hot labels [num, label_size] for `class_idx`, or None for unconditional networks."""
+    label_size = Gs.input_shapes[1][1]
+    if label_size == 0:
+        if class_idx is not None:
+            print("Warning: --class=%d is ignored: the network is unconditional." % class_idx)
+        return None
+    if class_idx is None:
+        raise ValueError("the network is conditional (%d classes): choose one with --class" % label_size)
+    if not 0 <= class_idx < label_size:
+        raise ValueError("--class must be in [0, %d), got %d" % (label_size, class_idx))
+    labels = np.zeros([num, label_size], np.float32)
+    labels[:, class_idx] = 1
+    return labels
+
+
+def _noise_vars(Gs):
+    """The synthesis network's noise inputs (`noise0`, `noise1`, ...), in variable order."""
+    return [var for name, var in Gs.components.synthesis.vars.items() if name.startswith("noise")]
+
+
+def _set_noise(Gs, noise_mode, rnd):
+    """Prepare the noise inputs for one image; returns the `randomize_noise` flag for Gs.run.
+
+    seed:   the official protocol: each noise map drawn from `rnd` (the seed's RandomState), in order.
+    const:  the noise maps stored in the network, unchanged.
+    random: fresh noise on every run (not reproducible).
+    none:   all noise maps zero.
+    """
+    if noise_mode == "seed":
+        tflib.set_vars({var: rnd.randn(*var.shape.as_list()) for var in _noise_vars(Gs)})
+    elif noise_mode == "none":
+        tflib.set_vars({var: np.zeros(var.shape.as_list()) for var in _noise_vars(Gs)})
+    return noise_mode == "random"
+
+
+# ------------------------------------------------------------------------------------------------------
+# generate-images
+
+def generate_images(network_pkl, seeds, truncation_psi, class_idx=None, noise_mode="seed", grid=False,
+                    allow_code_execution=None):
+    """One image per seed, saved as `seed%04d.png` in the run dir (and `grid.png` with `grid`)."""
+    print('Loading networks from "%s"...' % network_pkl)
+    _G, _D, Gs = pretrained_networks.load_networks(network_pkl, allow_code_execution=allow_code_execution)
+    labels = _make_labels(Gs, class_idx, 1)
+
+    Gs_kwargs = dnnlib.EasyDict()
+    Gs_kwargs.output_transform = dict(func=tflib.convert_images_to_uint8, nchw_to_nhwc=True)
+    if truncation_psi is not None:
+        Gs_kwargs.truncation_psi = truncation_psi
+
+    images = []
+    for seed in tqdm(seeds, desc="Generating", unit="image"):
+        rnd = np.random.RandomState(seed)
+        z = rnd.randn(1, *Gs.input_shape[1:])  # [minibatch, latent]
+        Gs_kwargs.randomize_noise = _set_noise(Gs, noise_mode, rnd)
+        image = Gs.run(z, labels, **Gs_kwargs)  # [minibatch, height, width, channel], uint8
+        misc.save_image(image[0], dnnlib.make_run_dir_path("seed%04d.png" % seed))
+        images.append(image[0])
+
+    if grid:
+        misc.save_image_grid(np.stack(images).transpose(0, 3, 1, 2), dnnlib.make_run_dir_path("grid.png"), drange=[0, 255])
+    print("Saved %d images to %s" % (len(images), dnnlib.make_run_dir_path()))
+
+
+# ------------------------------------------------------------------------------------------------------
+# style-mixing-example
+
+def style_mixing_example(network_pkl, row_seeds, col_seeds, truncation_psi, col_styles, minibatch_size=4,
+                         class_idx=None, allow_code_execution=None):
+    """Rows of images whose `col_styles` layers come from the column seeds; `%d-%d.png` and `grid.png`."""
+    print('Loading networks from "%s"...' % network_pkl)
+    _G, _D, Gs = pretrained_networks.load_networks(network_pkl, allow_code_execution=allow_code_execution)
+    w_avg = Gs.get_var("dlatent_avg")  # [component]
+    num_layers = Gs.components.synthesis.input_shape[1]
+    bad_styles = [style for style in col_styles if not 0 <= style < num_layers]
+    if bad_styles:
+        raise ValueError("--col-styles must be layer indices in [0, %d), got %s" % (num_layers, bad_styles))
+
+    Gs_syn_kwargs = dnnlib.EasyDict()
+    Gs_syn_kwargs.output_transform = dict(func=tflib.convert_images_to_uint8, nchw_to_nhwc=True)
+    Gs_syn_kwargs.randomize_noise = False
+    Gs_syn_kwargs.minibatch_size = minibatch_size
+
+    print("Generating W vectors...")
+    all_seeds = list(set(row_seeds + col_seeds))
+    all_z = np.stack([np.random.RandomState(seed).randn(*Gs.input_shape[1:]) for seed in all_seeds])  # [minibatch, latent]
+    labels = _make_labels(Gs, class_idx, len(all_seeds))
+    all_w = Gs.components.mapping.run(all_z, labels)  # [minibatch, layer, component]
+    all_w = w_avg + (all_w - w_avg) * truncation_psi  # [minibatch, layer, component]
+    w_dict = {seed: w for seed, w in zip(all_seeds, list(all_w))}  # [layer, component]
+
+    print("Generating images...")
+    all_images = Gs.components.synthesis.run(all_w, **Gs_syn_kwargs)  # [minibatch, height, width, channel]
+    image_dict = {(seed, seed): image for seed, image in zip(all_seeds, list(all_images))}
+
+    print("Generating style-mixed images...")
+    pairs = [(row_seed, col_seed) for row_seed in row_seeds for col_seed in col_seeds]
+    for row_seed, col_seed in tqdm(pairs, desc="Mixing", unit="image"):
+        w = w_dict[row_seed].copy()
+        w[col_styles] = w_dict[col_seed][col_styles]
+        image_dict[(row_seed, col_seed)] = Gs.components.synthesis.run(w[np.newaxis], **Gs_syn_kwargs)[0]
+
+    print("Saving images...")
+    for (row_seed, col_seed), image in image_dict.items():
+        misc.save_image(image, dnnlib.make_run_dir_path("%d-%d.png" % (row_seed, col_seed)))
+
+    print("Saving image grid...")
+    height, width, channels = all_images.shape[1:]
+    canvas = np.zeros([height * (len(row_seeds) + 1), width * (len(col_seeds) + 1), channels], np.uint8)
+    for row_idx, row_seed in enumerate([None] + row_seeds):
+        for col_idx, col_seed in enumerate([None] + col_seeds):
+            if row_seed is None and col_seed is None:
+                continue  # The top-left corner stays black.
+            key = (row_seed, col_seed)
+            if row_seed is None:
+                key = (col_seed, col_seed)
+            if col_seed is None:
+                key = (row_seed, row_seed)
+            canvas[row_idx * height:(row_idx + 1) * height, col_idx * width:(col_idx + 1) * width] = image_dict[key]
+    misc.save_image(canvas, dnnlib.make_run_dir_path("grid.png"))
+
+
+# ------------------------------------------------------------------------------------------------------
+# Command line.
+
+def _parse_num_range(text):
+    """'1,2,5-7' -> [1, 2, 5, 6, 7] (ranges inclusive)."""
+    numbers = []
+    for part in text.split(","):
+        match = re.match(r"^\s*(\d+)\s*-\s*(\d+)\s*$", part)
+        if match:
+            first, last = int(match.group(1)), int(match.group(2))
+            if last < first:
+                raise argparse.ArgumentTypeError("range %r is empty" % part)
+            numbers += list(range(first, last + 1))
+        elif re.match(r"^\s*\d+\s*$", part):
+            numbers.append(int(part))
+        else:
+            raise argparse.ArgumentTypeError("expected numbers like '1,2,5-7', got %r" % text)
+    return numbers
+
+
+_examples = """examples:
+
+  # 26 uncurated FFHQ faces with truncation 0.5 (the paper's Figure 12 seeds)
+  python %(prog)s generate-images --network=gdrive:networks/stylegan2-ffhq-config-f.pkl --seeds=6600-6625 --truncation-psi=0.5
+
+  # A few untruncated FFHQ faces (the paper's Figure 11 seeds)
+  python %(prog)s generate-images --network=gdrive:networks/stylegan2-ffhq-config-f.pkl --seeds=66,230,389,1518 --truncation-psi=1.0
+
+  # LSUN Car, with one grid image of all results
+  python %(prog)s generate-images --network=gdrive:networks/stylegan2-car-config-f.pkl --seeds=6000-6025 --truncation-psi=0.5 --grid
+
+  # Style mixing grid: 5 row seeds x 4 column seeds
+  python %(prog)s style-mixing-example --network=gdrive:networks/stylegan2-ffhq-config-f.pkl --row-seeds=85,100,75,458,1500 --col-seeds=55,821,1789,293 --truncation-psi=1.0
+"""
+
+
+def _add_common_args(parser):
+    parser.add_argument("--network", help="Network pickle: path, URL or gdrive:networks/<name>.pkl", dest="network_pkl", required=True)
+    parser.add_argument("--class", help="Class index for conditional networks", dest="class_idx", type=int, default=None)
+    parser.add_argument("--result-dir", help="Root directory for run results (default: %(default)s)", default="results", metavar="DIR")
+    parser.add_argument("--allow-code-execution", action="store_true", dest="allow_code_execution", default=None,
+                        help="Let the pickle run the network code it embeds (only for files you trust; "
+                             "official downloads always may)")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description="StyleGAN2 generator.\n\nRun 'python %(prog)s <subcommand> --help' for subcommand help.",
+        epilog=_examples, formatter_class=argparse.RawDescriptionHelpFormatter)
+    subparsers = parser.add_subparsers(help="Sub-commands", dest="command")
+
+    parser_generate = subparsers.add_parser("generate-images", help="One image per seed")
+    _add_common_args(parser_generate)
+    parser_generate.add_argument("--seeds", type=_parse_num_range, help="List of random seeds, e.g. 0-3 or 1,5,9", required=True)
+    parser_generate.add_argument("--truncation-psi", type=float, help="Truncation psi (default: %(default)s)", default=0.5)
+    parser_generate.add_argument("--noise-mode", choices=NOISE_MODES, default="seed",
+                                 help="Noise inputs: drawn from each seed as the official script (seed, default), "
+                                      "as stored in the network (const), fresh each image (random), or zero (none)")
+    parser_generate.add_argument("--grid", action="store_true", help="Also save all images as one grid.png")
+
+    parser_mixing = subparsers.add_parser("style-mixing-example", help="A grid of style-mixed images")
+    _add_common_args(parser_mixing)
+    parser_mixing.add_argument("--row-seeds", type=_parse_num_range, help="Seeds of the rows (they give the styles not in --col-styles)", required=True)
+    parser_mixing.add_argument("--col-seeds", type=_parse_num_range, help="Seeds of the columns (they give the --col-styles layers)", required=True)
+    parser_mixing.add_argument("--col-styles", type=_parse_num_range, help="Style layer range (default: %(default)s)", default="0-6")
+    parser_mixing.add_argument("--truncation-psi", type=float, help="Truncation psi (default: %(default)s)", default=0.5)
+
+    args = parser.parse_args(argv)
+    kwargs = vars(args)
+    subcmd = kwargs.pop("command")
+    if subcmd is None:
+        parser.print_help()
+        return 1
+
+    # Load the network before a run dir exists, so that a bad --network gives one clear line and
+    # leaves nothing behind; the run function then finds it in load_networks' cache.
+    try:
+        pretrained_networks.load_networks(kwargs["network_pkl"], allow_code_execution=kwargs["allow_code_execution"])
+    except misc.NetworkPickleError as e:
+        print("%s: error: %s" % (parser.prog, e), file=sys.stderr)
+        return 1
+
+    sc = dnnlib.SubmitConfig()
+    sc.num_gpus = 1
+    sc.submit_target = dnnlib.SubmitTarget.LOCAL
+    sc.local.do_not_copy_source_files = True
+    sc.run_dir_root = kwargs.pop("result_dir")
+    sc.run_desc = subcmd
+
+    func_name_map = {
+        "generate-images": "run_generator.generate_images",
+        "style-mixing-example": "run_generator.style_mixing_example",
+    }
+    try:
+        dnnlib.submit_run(sc, func_name_map[subcmd], **kwargs)
+    except ValueError as e:  # Bad option values found once the network is known (--class, --col-styles).
+        print("%s: error: %s" % (parser.prog, e), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Loading network pickles: safe mode, clear one-line errors, official names, atomic saving."""
+
+import io
+import os
+import pickle
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+import dnnlib.tflib as tflib
+import pretrained_networks
+from dnnlib.tflib.network import Network
+from training import misc
+
+import tiny_nets
+
+
+class _MakeDir:
+    """Unpickling this calls os.mkdir(path): stands for any code a malicious pickle could run."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.mkdir, (self.path,))
+
+
+def _tiny_pickle(tmp_path, name="tiny.pkl"):
+    G = Network("G", func_name=tiny_nets.outer_net, num_in=4)
+    D = Network("D", func_name=tiny_nets.dense_net)
+    path = str(tmp_path / name)
+    misc.save_pkl((G, D, G.clone("Gs")), path)
+    return path, G
+
+
+def test_safe_mode_refuses_foreign_globals_without_running_them(sess, tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps(_MakeDir(str(marker))))
+    with pytest.raises(misc.NetworkPickleError) as info:
+        misc.load_pkl(str(path))
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message
+    assert "refused in safe mode" in message and ".mkdir" in message
+    assert not marker.exists()
+
+
+def test_safe_mode_refuses_unknown_build_functions_until_allowed(sess, tmp_path):
+    path, G = _tiny_pickle(tmp_path)
+    with pytest.raises(misc.NetworkPickleError, match=r"refused in safe mode: network 'Tiny_inner' is built by 'dense_net'.*--allow-code-execution"):
+        misc.load_pkl(path)
+    with tf.Graph().as_default(), tflib.create_session().as_default():
+        G2, D2, Gs2 = misc.load_pkl(path, allow_code_execution=True)
+        assert (G2.name, D2.name, Gs2.name) == ("G", "D", "Gs")
+        assert G2.components.inner._build_func.__module__.startswith("_tflib_network_import_")
+
+
+def test_official_download_server_is_trusted(sess, tmp_path, monkeypatch):
+    path, _ = _tiny_pickle(tmp_path)
+    url = pretrained_networks.gdrive_urls["gdrive:networks/stylegan2-ffhq-config-f.pkl"]
+    assert misc.is_trusted_source(url)
+    assert not misc.is_trusted_source("https://example.com/stylegan2/networks/stylegan2-ffhq-config-f.pkl")
+    assert not misc.is_trusted_source(path)
+    monkeypatch.setattr(misc, "open_file_or_url", lambda f: open(path, "rb") if f == url else None)
+    with tf.Graph().as_default(), tflib.create_session().as_default():
+        G, _D, _Gs = misc.load_pkl(url)  # Not refused: it comes from the official server.
+        assert G.name == "G"
+
+
+@pytest.mark.parametrize("problem", ["missing", "directory", "not_a_pickle", "truncated", "empty"])
+def test_bad_files_give_one_line_errors_naming_the_file(sess, tmp_path, problem):
+    good_path, _ = _tiny_pickle(tmp_path)
+    path = tmp_path / ("bad-" + problem + ".pkl")
+    if problem == "directory":
+        path.mkdir()
+    elif problem == "not_a_pickle":
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(64))
+    elif problem == "truncated":
+        data = open(good_path, "rb").read()
+        path.write_bytes(data[: len(data) // 2])
+    elif problem == "empty":
+        path.write_bytes(b"")
+    with pytest.raises(misc.NetworkPickleError) as info:
+        misc.load_pkl(str(path), allow_code_execution=True)
+    message = str(info.value)
+    assert message.startswith(str(path) + ": ") and "\n" not in message
+    expected = {"missing": "no such file", "directory": "is a directory", "not_a_pickle": "not a valid pickle",
+                "truncated": "truncated pickle", "empty": "truncated pickle"}[problem]
+    assert expected in message
+
+
+def test_save_pkl_is_atomic_and_uses_numpy1_names(sess, tmp_path):
+    path, G = _tiny_pickle(tmp_path)
+    assert sorted(os.listdir(str(tmp_path))) == ["tiny.pkl"]  # No temp files left behind.
+    data = open(path, "rb").read()
+    assert b"numpy._core" not in data and b"numpy.core.multiarray" in data
+    referenced = set()
+
+    class RecordingUnpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            referenced.add(module + "." + name)
+            return super().find_class(module, name)
+
+    expected_weight = G.get_var("Tiny_inner/Dense0/weight")
+    with tf.Graph().as_default(), tflib.create_session().as_default():
+        G2, _D2, _Gs2 = RecordingUnpickler(io.BytesIO(data)).load()
+        np.testing.assert_array_equal(G2.get_var("Tiny_inner/Dense0/weight"), expected_weight)
+        np.testing.assert_array_equal(G2.get_var("Tiny_inner/calls"), 0.0)
+    assert referenced == {"dnnlib.tflib.network.Network", "numpy.core.multiarray._reconstruct",
+                          "numpy.core.multiarray.scalar", "numpy.ndarray", "numpy.dtype"}
+
+    # A failed write leaves the previous file intact.
+    before = open(path, "rb").read()
+    with pytest.raises(pickle.PicklingError):
+        misc.save_pkl(lambda: None, path)
+    assert open(path, "rb").read() == before and sorted(os.listdir(str(tmp_path))) == ["tiny.pkl"]
+
+
+def test_pretrained_names_and_cache(sess, tmp_path, monkeypatch):
+    urls = pretrained_networks.gdrive_urls
+    assert len(urls) == 12 + 3 + 18
+    assert urls["gdrive:networks/stylegan2-car-config-a.pkl"] == "https://nvlabs-fi-cdn.nvidia.com/stylegan2/networks/stylegan2-car-config-a.pkl"
+    assert urls["gdrive:networks/table2/stylegan2-ffhq-config-e-Gskip-Dresnet.pkl"] == \
+        "https://nvlabs-fi-cdn.nvidia.com/stylegan2/networks/table2/stylegan2-ffhq-config-e-Gskip-Dresnet.pkl"
+    assert pretrained_networks.get_path_or_url("my.pkl") == "my.pkl"
+    with pytest.raises(misc.NetworkPickleError, match="gdrive:networks/nope.pkl: unknown official network"):
+        pretrained_networks.get_path_or_url("gdrive:networks/nope.pkl")
+
+    path, _ = _tiny_pickle(tmp_path)
+    monkeypatch.setattr(pretrained_networks, "_cached_networks", {})
+    url = "file://" + path
+    first = pretrained_networks.load_networks(url, allow_code_execution=True)
+    assert pretrained_networks.load_networks(url) is first  # Cached per path/URL.
+    assert pretrained_networks.load_Gs(url).name == "Gs"

@@ -1,0 +1,203 @@
+"""Miscellaneous helpers: network pickles (load/save), image grids, dynamic ranges, mirror augment."""
+
+import io
+import os
+import pickle
+import tempfile
+
+import numpy as np
+import PIL.Image
+
+import dnnlib
+from dnnlib.tflib import network as network_module
+
+# Files from these places (NVIDIA's download server of the official pickles and metric networks) are
+# trusted: loading them may execute the module source they embed. Anything else loads in safe mode.
+TRUSTED_URL_PREFIXES = (
+    "https://nvlabs-fi-cdn.nvidia.com/stylegan2/networks/",
+    "https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/",
+)
+
+CACHE_DIR = ".stylegan2-cache"
+
+
+class NetworkPickleError(Exception):
+    """A network pickle could not be loaded; the message names the file and the problem in one line."""
+
+
+# ------------------------------------------------------------------------------------------------------
+# Network pickles.
+
+def open_file_or_url(file_or_url):
+    """A binary file object for a local path, a file:// URL or an http(s) URL (cached)."""
+    if dnnlib.util.is_url(file_or_url, allow_file_urls=True):
+        cache_dir = os.environ.get("STYLEGAN2_CACHE_DIR") or CACHE_DIR
+        return dnnlib.util.open_url(file_or_url, cache_dir=cache_dir)
+    return open(file_or_url, "rb")
+
+
+def is_trusted_source(file_or_url) -> bool:
+    """Whether a pickle comes from the official download server (see TRUSTED_URL_PREFIXES)."""
+    return isinstance(file_or_url, str) and file_or_url.startswith(TRUSTED_URL_PREFIXES)
+
+
+def load_pkl(file_or_url, allow_code_execution=None):
+    """Load a network pickle, e.g. the official `(G, D, Gs)` triple. Needs a default TF session.
+
+    Args:
+        file_or_url: Local path, file:// URL or http(s) URL.
+        allow_code_execution: Whether the module source embedded in the pickle may be executed for build
+            functions this project does not implement, and classes other than Network and NumPy arrays
+            may be unpickled. None (default): only for files from the official download server.
+
+    Raises:
+        NetworkPickleError with a one-line message naming the file and the problem.
+    """
+    if allow_code_execution is None:
+        allow_code_execution = is_trusted_source(file_or_url)
+    try:
+        with open_file_or_url(file_or_url) as f:
+            return network_module.load_network_pickle(f, allow_code_execution=allow_code_execution)
+    except FileNotFoundError:
+        raise NetworkPickleError("%s: no such file" % file_or_url) from None
+    except IsADirectoryError:
+        raise NetworkPickleError("%s: is a directory, not a network pickle" % file_or_url) from None
+    except dnnlib.util.DownloadError as e:
+        raise NetworkPickleError(_one_line(e)) from None
+    except network_module.UnsafePickleError as e:
+        raise NetworkPickleError("%s: refused in safe mode: %s; pass allow_code_execution=True (CLI: "
+                                 "--allow-code-execution) only if you trust this file" % (file_or_url, _one_line(e))) from None
+    except EOFError:
+        raise NetworkPickleError("%s: truncated pickle (the file ends early; an interrupted download or copy?)" % file_or_url) from None
+    except pickle.UnpicklingError as e:
+        message = _one_line(e)
+        if "truncated" in message:
+            raise NetworkPickleError("%s: truncated pickle (%s)" % (file_or_url, message)) from None
+        raise NetworkPickleError("%s: not a valid pickle file (%s)" % (file_or_url, message)) from None
+    except (ValueError, KeyError, TypeError, AttributeError, ImportError) as e:
+        raise NetworkPickleError("%s: not a usable network pickle (%s: %s)" % (file_or_url, type(e).__name__, _one_line(e))) from None
+
+
+def _one_line(error):
+    text = str(error).strip() or type(error).__name__
+    return " ".join(text.split())
+
+
+class _OfficialPickler(pickle._Pickler):  # pylint: disable=protected-access
+    """Writes NumPy 2's `numpy._core` globals under their NumPy 1 names (`numpy.core`).
+
+    NumPy 2 still reads `numpy.core`, while NumPy 1 (which the official code runs on) cannot import
+    `numpy._core`: with these names our pickles load in the official code, as official ones load here.
+    """
+
+    def save_global(self, obj, name=None):
+        module_name = getattr(obj, "__module__", None) or ""
+        if self.proto >= 4 and module_name.startswith("numpy._core"):
+            name = name or getattr(obj, "__qualname__", None) or obj.__name__
+            self.save("numpy.core" + module_name[len("numpy._core"):])
+            self.save(name)
+            self.write(pickle.STACK_GLOBAL)
+            self.memoize(obj)
+            return
+        super().save_global(obj, name)
+
+
+def save_pkl(obj, filename):
+    """Pickle `obj` (protocol 4, as the official pickles) to `filename`, atomically (temp file + rename)."""
+    buffer = io.BytesIO()
+    _OfficialPickler(buffer, protocol=4).dump(obj)
+    write_file_atomically(filename, buffer.getvalue())
+
+
+def write_file_atomically(filename, data):
+    """Write bytes to `filename` through a temp file in the same directory and an atomic rename."""
+    directory = os.path.dirname(os.path.abspath(filename))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(prefix="." + os.path.basename(filename) + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp_path, filename)
+    finally:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------------------
+# Images.
+
+def adjust_dynamic_range(data, drange_in, drange_out):
+    """Linearly map values from `drange_in` to `drange_out` (no clipping)."""
+    if drange_in != drange_out:
+        scale = (np.float32(drange_out[1]) - np.float32(drange_out[0])) / (np.float32(drange_in[1]) - np.float32(drange_in[0]))
+        bias = np.float32(drange_out[0]) - np.float32(drange_in[0]) * scale
+        data = data * scale + bias
+    return data
+
+
+def create_image_grid(images, grid_size=None):
+    """[N, C, H, W] (or [N, H, W]) images -> one [C, gh*H, gw*W] grid, row by row; empty cells are 0.
+
+    grid_size = (gw, gh); default: the smallest square grid that holds N images.
+    """
+    assert images.ndim in (3, 4), "images must be [N, C, H, W] or [N, H, W], got %s" % (images.shape,)
+    num, img_h, img_w = images.shape[0], images.shape[-2], images.shape[-1]
+    if grid_size is not None:
+        grid_w, grid_h = tuple(grid_size)
+    else:
+        grid_w = max(int(np.ceil(np.sqrt(num))), 1)
+        grid_h = max((num - 1) // grid_w + 1, 1)
+    grid = np.zeros(list(images.shape[1:-2]) + [grid_h * img_h, grid_w * img_w], dtype=images.dtype)
+    for idx in range(min(num, grid_w * grid_h)):
+        x = (idx % grid_w) * img_w
+        y = (idx // grid_w) * img_h
+        grid[..., y:y + img_h, x:x + img_w] = images[idx]
+    return grid
+
+
+def convert_to_pil_image(image, drange=(0, 1)):
+    """One [C, H, W] or [H, W] image with values in `drange` -> PIL image (RGB or L), rounded and clipped."""
+    assert image.ndim in (2, 3)
+    if image.ndim == 3:
+        if image.shape[0] == 1:
+            image = image[0]  # Grayscale CHW -> HW.
+        else:
+            image = image.transpose(1, 2, 0)  # CHW -> HWC.
+    image = adjust_dynamic_range(image, drange, [0, 255])
+    image = np.rint(image).clip(0, 255).astype(np.uint8)
+    return PIL.Image.fromarray(image, "RGB" if image.ndim == 3 else "L")
+
+
+def save_image_grid(images, filename, drange=(0, 1), grid_size=None):
+    """Save [N, C, H, W] images as one grid image (PNG/JPEG by extension), atomically."""
+    buffer = io.BytesIO()
+    image_format = "JPEG" if filename.lower().endswith((".jpg", ".jpeg")) else "PNG"
+    convert_to_pil_image(create_image_grid(images, grid_size), drange).save(buffer, format=image_format)
+    write_file_atomically(filename, buffer.getvalue())
+
+
+def save_image(image_uint8_hwc, filename):
+    """Save one [H, W, C] uint8 image (C = 1 or 3) as PNG, atomically."""
+    image = image_uint8_hwc[:, :, 0] if image_uint8_hwc.shape[2] == 1 else image_uint8_hwc
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(image, "L" if image.ndim == 2 else "RGB").save(buffer, format="PNG")
+    write_file_atomically(filename, buffer.getvalue())
+
+
+def apply_mirror_augment(minibatch):
+    """Flip each [N, C, H, W] image horizontally with probability 0.5 (NumPy's global RNG)."""
+    mask = np.random.rand(minibatch.shape[0]) < 0.5
+    minibatch = np.array(minibatch)
+    minibatch[mask] = minibatch[mask, :, :, ::-1]
+    return minibatch
+
+
+# ------------------------------------------------------------------------------------------------------
+# Run dirs.
+
+def parse_config_for_previous_run(run_dir):
+    """What an earlier run was called with: `train` (the run function's kwargs) and `dataset` (its dataset args)."""
+    with open(os.path.join(run_dir, "submit_config.pkl"), "rb") as f:
+        submit_config = pickle.load(f)
+    run_kwargs = submit_config.get("run_func_kwargs", {})
+    return dict(train=run_kwargs, dataset=run_kwargs.get("dataset_args", {}))
