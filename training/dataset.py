@@ -1,0 +1,299 @@
+"""Multi-resolution TFRecord datasets: the reader used for training, and helpers to read records.
+
+A dataset is a directory with one `<name>-rNN.tfrecords` file per level of detail (NN = log2 of that
+level's resolution, from the full resolution down to 4x4) and an optional `<name>-rxx.labels` file
+(`np.save` of float32 [num_images, label_size]). Every record is a `tf.train.Example` with the
+features `shape` (int64 [C, H, W]) and `data` (bytes, raw uint8 in CHW order). `dataset_tool.py`
+writes them.
+"""
+
+import glob
+import os
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+import dnnlib
+import dnnlib.tflib as tflib
+
+
+class DatasetError(Exception):
+    """A dataset directory that cannot be read as asked (the message names the file and the problem)."""
+
+
+# ----------------------------------------------------------------------------------------------------
+# Records.
+
+
+def parse_tfrecord_np(record):
+    """Serialized `tf.train.Example` -> uint8 array [C, H, W]."""
+    example = tf.train.Example.FromString(record)
+    shape = list(example.features.feature["shape"].int64_list.value)
+    data = example.features.feature["data"].bytes_list.value[0]
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
+
+
+def parse_tfrecord_tf(record):
+    """Serialized `tf.train.Example` (string tensor) -> uint8 tensor [C, H, W] of unknown static shape."""
+    features = tf.io.parse_single_example(record, features={
+        "shape": tf.io.FixedLenFeature([3], tf.int64),
+        "data": tf.io.FixedLenFeature([], tf.string)})
+    data = tf.io.decode_raw(features["data"], tf.uint8)
+    return tf.reshape(data, features["shape"])
+
+
+def iterate_tfrecord_file(tfr_file):
+    """Yield the serialized records of one .tfrecords file, in file order."""
+    # tf_record_iterator is deprecated in TF 2.x but present in both TF 1.15 and 2.x; it needs no session.
+    return tf.io.tf_record_iterator(tfr_file)
+
+
+def read_first_shape(tfr_file):
+    """Shape [C, H, W] of the first record of a .tfrecords file."""
+    for record in iterate_tfrecord_file(tfr_file):
+        return tuple(parse_tfrecord_np(record).shape)
+    raise DatasetError('"%s" holds no records' % tfr_file)
+
+
+def count_records(tfr_file):
+    """Number of records in a .tfrecords file (reads the whole file)."""
+    return sum(1 for _ in iterate_tfrecord_file(tfr_file))
+
+
+def list_tfrecord_files(tfrecord_dir):
+    """Sorted paths of the .tfrecords files of a dataset directory; errors if there are none."""
+    if not os.path.isdir(tfrecord_dir):
+        raise DatasetError('dataset directory "%s" does not exist' % tfrecord_dir)
+    tfr_files = sorted(glob.glob(os.path.join(tfrecord_dir, "*.tfrecords")))
+    if not tfr_files:
+        raise DatasetError('dataset directory "%s" contains no .tfrecords files' % tfrecord_dir)
+    return tfr_files
+
+
+def find_label_file(tfrecord_dir, label_file=None):
+    """The label file to use: the given path (absolute, or relative to the dataset), else the first *.labels."""
+    if label_file is None:
+        guesses = sorted(glob.glob(os.path.join(tfrecord_dir, "*.labels")))
+        return guesses[0] if guesses else None
+    if not os.path.isfile(label_file) and os.path.isfile(os.path.join(tfrecord_dir, label_file)):
+        return os.path.join(tfrecord_dir, label_file)
+    if not os.path.isfile(label_file):
+        raise DatasetError('label file "%s" not found' % label_file)
+    return label_file
+
+
+# ----------------------------------------------------------------------------------------------------
+# The training reader.
+
+
+class TFRecordDataset:
+    """Streams minibatches of uint8 images [N, C, H, W] (and labels [N, label_size]) at any level of detail.
+
+    `configure(minibatch_size, lod)` picks the minibatch size and the level (lod 0 = full resolution,
+    lod 1 = half, ...); `get_minibatch_tf()` is the graph expression of the next minibatch, and
+    `get_minibatch_np()` runs it. Needs a default session (`dnnlib.tflib.init_tf()`).
+    """
+
+    def __init__(self, tfrecord_dir, resolution=None, label_file=None, max_label_size=0, max_images=None,
+                 repeat=True, shuffle_mb=4096, prefetch_mb=2048, buffer_mb=256, num_threads=2):
+        """
+        tfrecord_dir:   dataset directory.
+        resolution:     full resolution to use (default: the largest level found).
+        label_file:     label file (default: the first *.labels in the directory).
+        max_label_size: 0 = no labels, 'full' = all columns, N = the first N columns.
+        max_images:     use only the first N records (and label rows).
+        repeat:         loop over the data forever.
+        shuffle_mb:     shuffle buffer in MiB (0 = keep file order).
+        prefetch_mb:    prefetch buffer in MiB (0 = none).
+        buffer_mb:      read buffer of each file in MiB.
+        num_threads:    parallel record parsers.
+        """
+        self.tfrecord_dir = tfrecord_dir
+        self.resolution = None
+        self.resolution_log2 = None
+        self.shape = []           # [C, H, W] at full resolution
+        self.dtype = "uint8"
+        self.dynamic_range = [0, 255]
+        self.label_file = None
+        self.label_size = None
+        self.label_dtype = None
+        self._np_labels = None
+        self._tf_minibatch_in = None
+        self._tf_labels_var = None
+        self._tf_labels_dataset = None
+        self._tf_datasets = dict()   # lod -> tf.data.Dataset
+        self._tf_iterator = None
+        self._tf_init_ops = dict()   # lod -> iterator initializer
+        self._tf_minibatch_np = None
+        self._cur_minibatch = -1
+        self._cur_lod = -1
+
+        # Shapes of the levels, from the first record of every file.
+        tfr_files = list_tfrecord_files(tfrecord_dir)
+        tfr_shapes = [read_first_shape(path) for path in tfr_files]
+        for path, shape in zip(tfr_files, tfr_shapes):
+            if len(shape) != 3 or shape[1] != shape[2]:
+                raise DatasetError('"%s" holds images of shape %s; expected square [C, H, W]' % (path, list(shape)))
+        max_shape = max(tfr_shapes, key=np.prod)
+        for path, shape in zip(tfr_files, tfr_shapes):
+            if shape[0] != max_shape[0]:
+                raise DatasetError('"%s" has %d channels; the other levels have %d' % (path, shape[0], max_shape[0]))
+
+        self.resolution = int(resolution) if resolution is not None else int(max_shape[1])
+        self.resolution_log2 = int(np.log2(self.resolution))
+        if self.resolution != 2 ** self.resolution_log2 or self.resolution < 4:
+            raise DatasetError("resolution %d of %s is not a power of two >= 4" % (self.resolution, tfrecord_dir))
+        self.shape = [int(max_shape[0]), self.resolution, self.resolution]
+
+        tfr_lods = []
+        for path, shape in zip(tfr_files, tfr_shapes):
+            lod = self.resolution_log2 - int(np.log2(shape[1]))
+            if shape[1] * 2 ** lod != self.resolution:
+                raise DatasetError('"%s" has resolution %d, which is no level of detail of %d'
+                                   % (path, shape[1], self.resolution))
+            tfr_lods.append(lod)
+        missing = [self.resolution // 2 ** lod for lod in range(self.resolution_log2 - 1) if lod not in tfr_lods]
+        if missing:
+            raise DatasetError("dataset %s lacks the levels of resolution %s (one .tfrecords file per level "
+                               "from %d down to 4 is needed)" % (tfrecord_dir, missing, self.resolution))
+
+        # Labels: a [2^30, 0] array when there are none, so that zipping never runs out.
+        if not (max_label_size == "full" or (isinstance(max_label_size, (int, np.integer)) and max_label_size >= 0)):
+            raise DatasetError("max_label_size must be 'full' or an int >= 0, got %r" % (max_label_size,))
+        self._np_labels = np.zeros([1 << 30, 0], dtype=np.float32)
+        if max_label_size != 0:
+            self.label_file = find_label_file(tfrecord_dir, label_file)
+        if self.label_file is not None:
+            self._np_labels = self._load_labels(self.label_file, tfr_files, tfr_lods, max_images)
+        if max_label_size != "full" and self._np_labels.shape[1] > max_label_size:
+            self._np_labels = self._np_labels[:, :max_label_size]
+        if max_images is not None and self._np_labels.shape[0] > max_images:
+            self._np_labels = self._np_labels[:max_images]
+        self.label_size = int(self._np_labels.shape[1])
+        self.label_dtype = self._np_labels.dtype.name
+
+        # One input pipeline per level, all feeding one reinitializable iterator.
+        with tf.name_scope("Dataset"), tf.device("/cpu:0"):
+            self._tf_minibatch_in = tf.placeholder(tf.int64, name="minibatch_in", shape=[])
+            self._tf_labels_var = tflib.create_var_with_large_initial_value(self._np_labels, name="labels_var")
+            self._tf_labels_dataset = tf.data.Dataset.from_tensor_slices(self._tf_labels_var)
+            for tfr_file, tfr_shape, tfr_lod in zip(tfr_files, tfr_shapes, tfr_lods):
+                if tfr_lod < 0:
+                    continue  # larger than the requested resolution
+                dset = tf.data.TFRecordDataset(tfr_file, compression_type="", buffer_size=buffer_mb << 20)
+                if max_images is not None:
+                    dset = dset.take(max_images)
+                dset = dset.map(parse_tfrecord_tf, num_parallel_calls=num_threads)
+                dset = tf.data.Dataset.zip((dset, self._tf_labels_dataset))
+                bytes_per_item = int(np.prod(tfr_shape)) * np.dtype(self.dtype).itemsize
+                if shuffle_mb > 0:
+                    dset = dset.shuffle(_items_in_mb(shuffle_mb, bytes_per_item))
+                if repeat:
+                    dset = dset.repeat()
+                if prefetch_mb > 0:
+                    dset = dset.prefetch(_items_in_mb(prefetch_mb, bytes_per_item))
+                dset = dset.batch(self._tf_minibatch_in)
+                self._tf_datasets[tfr_lod] = dset
+            first = self._tf_datasets[0]
+            self._tf_iterator = tf.data.Iterator.from_structure(
+                tf.data.get_output_types(first), tf.data.get_output_shapes(first))
+            self._tf_init_ops = {lod: self._tf_iterator.make_initializer(dset)
+                                 for lod, dset in self._tf_datasets.items()}
+
+    @staticmethod
+    def _load_labels(label_file, tfr_files, tfr_lods, max_images):
+        try:
+            labels = np.load(label_file)
+        except Exception as e:
+            raise DatasetError('cannot read label file "%s": %s' % (label_file, e))
+        if labels.ndim != 2:
+            raise DatasetError('label file "%s" holds an array of shape %s; expected [num_images, label_size]'
+                               % (label_file, list(labels.shape)))
+        # Count the records of the smallest level (cheapest to read); every row needs an image and vice versa.
+        smallest_file = tfr_files[int(np.argmax(tfr_lods))]
+        num_images = count_records(smallest_file)
+        if labels.shape[0] != num_images:
+            raise DatasetError('label file "%s" has %d rows but the dataset has %d images'
+                               % (label_file, labels.shape[0], num_images))
+        return labels
+
+    @staticmethod
+    def parse_tfrecord_tf(record):
+        """See the module-level `parse_tfrecord_tf`."""
+        return parse_tfrecord_tf(record)
+
+    @staticmethod
+    def parse_tfrecord_np(record):
+        """See the module-level `parse_tfrecord_np`."""
+        return parse_tfrecord_np(record)
+
+    def close(self):
+        pass
+
+    def configure(self, minibatch_size, lod=0):
+        """Use minibatches of `minibatch_size` at level of detail floor(`lod`) from now on."""
+        lod = int(np.floor(lod))
+        if minibatch_size < 1:
+            raise ValueError("minibatch_size must be >= 1, got %r" % (minibatch_size,))
+        if lod not in self._tf_datasets:
+            raise ValueError("lod %d is not available; this dataset has lods %s" % (lod, sorted(self._tf_datasets)))
+        if self._cur_minibatch != minibatch_size or self._cur_lod != lod:
+            self._tf_init_ops[lod].run({self._tf_minibatch_in: minibatch_size})
+            self._cur_minibatch = minibatch_size
+            self._cur_lod = lod
+
+    def get_minibatch_tf(self):
+        """Graph expressions (images uint8 [N, C, H, W], labels [N, label_size]) of the next minibatch."""
+        return self._tf_iterator.get_next()
+
+    def get_minibatch_np(self, minibatch_size, lod=0):
+        """The next minibatch as NumPy arrays (images, labels); raises tf.errors.OutOfRangeError at the end."""
+        self.configure(minibatch_size, lod)
+        with tf.name_scope("Dataset"):
+            if self._tf_minibatch_np is None:
+                self._tf_minibatch_np = self.get_minibatch_tf()
+            return tflib.run(self._tf_minibatch_np)
+
+    def get_random_labels_tf(self, minibatch_size):
+        """Graph expression of `minibatch_size` labels drawn uniformly from the dataset's rows."""
+        with tf.name_scope("Dataset"):
+            if self.label_size > 0:
+                with tf.device("/cpu:0"):
+                    indices = tf.random_uniform([minibatch_size], 0, self._np_labels.shape[0], dtype=tf.int32)
+                    return tf.gather(self._tf_labels_var, indices)
+            return tf.zeros([minibatch_size, 0], self.label_dtype)
+
+    def get_random_labels_np(self, minibatch_size):
+        """`minibatch_size` labels drawn uniformly (NumPy's global RNG) from the dataset's rows."""
+        if self.label_size > 0:
+            return self._np_labels[np.random.randint(self._np_labels.shape[0], size=[minibatch_size])]
+        return np.zeros([minibatch_size, 0], self.label_dtype)
+
+
+def _items_in_mb(mb, bytes_per_item):
+    """How many items of `bytes_per_item` bytes fit in `mb` MiB, rounded up."""
+    return ((int(mb) << 20) - 1) // bytes_per_item + 1
+
+
+# ----------------------------------------------------------------------------------------------------
+
+
+def load_dataset(class_name=None, data_dir=None, verbose=False, **kwargs):
+    """Create a dataset object; with `tfrecord_dir=` the class defaults to TFRecordDataset and the
+    directory is taken relative to `data_dir`."""
+    kwargs = dict(kwargs)
+    if "tfrecord_dir" in kwargs:
+        if class_name is None:
+            class_name = __name__ + ".TFRecordDataset"
+        if data_dir is not None:
+            kwargs["tfrecord_dir"] = os.path.join(data_dir, kwargs["tfrecord_dir"])
+    if class_name is None:
+        raise ValueError("load_dataset() needs class_name or tfrecord_dir")
+    if verbose:
+        print("Streaming data using %s..." % class_name)
+    dataset = dnnlib.util.get_obj_by_name(class_name)(**kwargs)
+    if verbose:
+        print("Dataset shape =", np.int32(dataset.shape).tolist())
+        print("Dynamic range =", dataset.dynamic_range)
+        print("Label size    =", dataset.label_size)
+    return dataset
