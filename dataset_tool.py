@@ -550,8 +550,10 @@ def create_lsun(tfrecord_dir, lmdb_dir, resolution=256, max_images=None):
 
 
 def create_lsun_wide(tfrecord_dir, lmdb_dir, width=512, height=384, max_images=None):
-    """LSUN with a wide aspect: crop rows to width:height, Lanczos resize to width x height, and place in
-    the middle of a black width x width canvas. Images narrower than `width` are skipped."""
+    """LSUN with a wide aspect, letterboxed: the middle round(width * H / W) rows of each W x H image,
+    Lanczos-resized to width x height, in the middle of a black width x width canvas. This is the
+    official tool's crop (for sources wider than `width` it also narrows the image a little); images
+    narrower than `width`, or too short, are skipped."""
     if width != 2 ** int(np.round(np.log2(width))) or width < 4:
         raise DatasetError("--width must be a power of two, got %d" % width)
     if not 0 < height <= width:
@@ -935,7 +937,7 @@ def _make_parser():
 
 def execute_cmdline(argv):
     """Run one command; `argv` as sys.argv (program name first). Errors exit with status 1."""
-    args = vars(_make_parser().parse_args(argv[1:]))
+    args = vars(_make_parser().parse_args(argv[1:] if len(argv) > 1 else ["-h"]))
     func = globals()[args.pop("command")]
     try:
         func(**args)

@@ -8,6 +8,7 @@ writes them.
 """
 
 import glob
+import logging
 import os
 
 import numpy as np
@@ -44,8 +45,16 @@ def parse_tfrecord_tf(record):
 
 def iterate_tfrecord_file(tfr_file):
     """Yield the serialized records of one .tfrecords file, in file order."""
-    # tf_record_iterator is deprecated in TF 2.x but present in both TF 1.15 and 2.x; it needs no session.
-    return tf.io.tf_record_iterator(tfr_file)
+    # tf_record_iterator needs no session and exists in TF 1.15 and 2.x; in 2.x it logs a deprecation
+    # warning on its first call, which would only confuse users of dataset_tool.
+    logger = logging.getLogger("tensorflow")
+    old_level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        records = tf.io.tf_record_iterator(tfr_file)
+    finally:
+        logger.setLevel(old_level)
+    return records
 
 
 def read_first_shape(tfr_file):
