@@ -1,0 +1,127 @@
+"""Linear separability (LS) of the latent spaces Z and W: for each of 40 CelebA-HQ attributes, a classifier
+labels generated images; a linear SVM fitted on the latents of the most confident half predicts those
+labels; the score is 2^(sum over attributes of the conditional entropy H(classifier label | SVM label))."""
+
+import collections
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+import dnnlib.tflib as tflib
+from metrics import metric_base
+
+ATTRIBUTE_NAMES = [
+    "male", "smiling", "attractive", "wavy-hair", "young", "5-o-clock-shadow", "arched-eyebrows",
+    "bags-under-eyes", "bald", "bangs", "big-lips", "big-nose", "black-hair", "blond-hair", "blurry", "brown-hair",
+    "bushy-eyebrows", "chubby", "double-chin", "eyeglasses", "goatee", "gray-hair", "heavy-makeup",
+    "high-cheekbones", "mouth-slightly-open", "mustache", "narrow-eyes", "no-beard", "oval-face", "pale-skin",
+    "pointy-nose", "receding-hairline", "rosy-cheeks", "sideburns", "straight-hair", "wearing-earrings",
+    "wearing-hat", "wearing-lipstick", "wearing-necklace", "wearing-necktie",
+]
+
+
+def classifier_file_name(attrib_idx):
+    """'celebahq-classifier-00-male.pkl', ..."""
+    return "celebahq-classifier-%02d-%s.pkl" % (attrib_idx, ATTRIBUTE_NAMES[attrib_idx])
+
+
+def conditional_entropy(joint):
+    """H(Y | X) in bits of a joint distribution p[x, y] (rows: X, columns: Y)."""
+    joint = np.asarray(joint, dtype=np.float64)
+    p_x = joint.sum(axis=1, keepdims=True)
+    p_y_given_x = joint / np.maximum(p_x, 1e-8)
+    entropy_per_x = -np.sum(p_y_given_x * np.log2(np.maximum(p_y_given_x, 1e-8)), axis=1)
+    return float(np.sum(entropy_per_x * p_x[:, 0]))
+
+
+def label_entropy(svm_labels, classifier_labels):
+    """H(classifier label | SVM label) in bits, from the empirical joint distribution of two 0/1 label arrays."""
+    svm_labels = np.asarray(svm_labels)
+    classifier_labels = np.asarray(classifier_labels)
+    joint = [[np.mean(np.logical_and(svm_labels == row, classifier_labels == col)) for col in (0, 1)] for row in (0, 1)]
+    return conditional_entropy(joint)
+
+
+def most_confident(predictions, num_keep):
+    """Indices of the `num_keep` samples whose classifier probabilities [N, 2] have the largest maximum."""
+    confidence = np.max(predictions, axis=1)
+    return np.argsort(-confidence, kind="stable")[:num_keep]
+
+
+def separability_entropy(inputs, predictions, num_keep):
+    """Fit a linear SVM on the `num_keep` most confident samples (inputs [N, D], classifier probabilities
+    [N, 2]) and return H(classifier label | SVM label) in bits on those samples."""
+    import sklearn.svm  # pylint: disable=import-outside-toplevel  (only this metric needs scikit-learn)
+    keep = most_confident(predictions, num_keep)
+    targets = np.argmax(predictions[keep], axis=1)
+    svm_inputs = inputs[keep]
+    try:
+        svm = sklearn.svm.LinearSVC()
+        svm.fit(svm_inputs, targets)
+        svm_outputs = svm.predict(svm_inputs)
+    except ValueError:
+        svm_outputs = targets  # A single class: the SVM cannot be fitted, and predicting it is trivial.
+    return label_entropy(svm_outputs, targets)
+
+
+class LS(metric_base.MetricBase):
+    """Linear separability of Z and W (results `_z`, `_w`), over `num_samples` images and the attributes
+    `attrib_indices`, keeping the `num_keep` most confident samples per attribute.
+
+    feature_net_urls: {attribute index: path or URL} of classifier pickles instead of the official ones (see
+    also $STYLEGAN2_METRICS_DIR in `metric_base.feature_net_url`).
+    """
+
+    def __init__(self, num_samples, num_keep, attrib_indices, minibatch_per_gpu, feature_net_urls=None, **kwargs):
+        super().__init__(**kwargs)
+        self.num_samples = num_samples
+        self.num_keep = num_keep
+        self.attrib_indices = list(attrib_indices)
+        self.minibatch_per_gpu = minibatch_per_gpu
+        self.feature_net_urls = dict(feature_net_urls or {})
+
+    def _evaluate(self, Gs, Gs_kwargs, num_gpus):
+        classifiers = {}
+        for attrib_idx in self.attrib_indices:
+            url = metric_base.feature_net_url(classifier_file_name(attrib_idx), self.feature_net_urls.get(attrib_idx))
+            classifiers[attrib_idx] = metric_base.load_feature_net(url)
+        minibatch_size = num_gpus * self.minibatch_per_gpu
+
+        result_expr = []
+        for gpu_idx in range(num_gpus):
+            with tf.device("/gpu:%d" % gpu_idx):
+                Gs_clone = Gs.clone()
+                latents = tf.random_normal([self.minibatch_per_gpu] + Gs_clone.input_shape[1:])
+                labels = self._get_random_labels_tf(self.minibatch_per_gpu)
+                dlatents = Gs_clone.components.mapping.get_output_for(latents, labels, **Gs_kwargs)
+                images = tf.cast(Gs_clone.get_output_for(latents, labels, **Gs_kwargs), tf.float32)
+
+                # Box-downsample to 256x256 if larger: the classifiers were trained on 256x256 images.
+                _, channels, height, width = images.shape.as_list()
+                factor = height // 256
+                if factor > 1:
+                    images = tf.reshape(images, [-1, channels, height // factor, factor, width // factor, factor])
+                    images = tf.reduce_mean(images, axis=[3, 5])
+
+                result = dict(latents=latents, dlatents=dlatents[:, -1])
+                for attrib_idx, classifier in classifiers.items():
+                    logits = classifier.clone().get_output_for(images, None)
+                    result[attrib_idx] = tf.nn.softmax(tf.concat([logits, -logits], axis=1))
+                result_expr.append(result)
+
+        results = collections.defaultdict(list)
+        bar = metric_base.progress_bar(self.num_samples, "%s samples" % self.name)
+        for begin in range(0, self.num_samples, minibatch_size):
+            for result in tflib.run(result_expr):
+                for key, value in result.items():
+                    results[key].append(value)
+            bar.update(min(minibatch_size, self.num_samples - begin))
+        bar.close()
+        results = {key: np.concatenate(values, axis=0)[:self.num_samples] for key, values in results.items()}
+
+        entropies = collections.defaultdict(list)
+        for attrib_idx in self.attrib_indices:
+            for space in ("latents", "dlatents"):
+                entropies[space].append(separability_entropy(results[space], results[attrib_idx], self.num_keep))
+        self._report_result(2 ** np.sum(entropies["latents"]), suffix="_z")
+        self._report_result(2 ** np.sum(entropies["dlatents"]), suffix="_w")

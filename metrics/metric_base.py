@@ -1,0 +1,363 @@
+"""The common machinery of all metrics: loading the network pickle into a fresh graph, real images,
+the real-statistics cache, feature-network pickles, progress bars and the result lines.
+
+A metric subclasses `MetricBase` and implements `_evaluate(Gs, Gs_kwargs, num_gpus)`, calling
+`_report_result(value, suffix)` for each number it produces. `MetricGroup` runs a list of metrics, as the
+training loop does at every network snapshot.
+"""
+
+import hashlib
+import io
+import os
+import sys
+import time
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+import dnnlib
+import dnnlib.tflib as tflib
+from dnnlib.tflib import autosummary
+from training import dataset as dataset_module
+from training import misc
+
+# Where the official feature-network pickles live. A user with local copies points the metrics at them
+# with $STYLEGAN2_METRICS_DIR (a folder or a URL prefix holding files of the same names) or with the
+# metric argument `feature_net_url=`.
+OFFICIAL_NETWORKS_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/metrics/"
+METRICS_DIR_ENV = "STYLEGAN2_METRICS_DIR"
+
+
+class MetricError(Exception):
+    """A metric cannot run as asked (the message names the file or argument and the problem in one line)."""
+
+
+# ------------------------------------------------------------------------------------------------------
+# Feature networks.
+
+def feature_net_url(file_name, override=None):
+    """Where to load the feature network `file_name` (e.g. 'inception_v3_features.pkl') from.
+
+    In order: `override` (a path or URL given to the metric), `$STYLEGAN2_METRICS_DIR/<file_name>` (a local
+    folder or a URL prefix such as file:///data/metrics/), else the official download URL.
+    """
+    if override:
+        return override
+    metrics_dir = os.environ.get(METRICS_DIR_ENV)
+    if metrics_dir:
+        if dnnlib.util.is_url(metrics_dir, allow_file_urls=True):
+            return metrics_dir.rstrip("/") + "/" + file_name
+        return os.path.join(metrics_dir, file_name)
+    return OFFICIAL_NETWORKS_URL + file_name
+
+
+def load_feature_net(url):
+    """Load a feature-network pickle (a single Network) in the current graph.
+
+    The official feature networks (Inception, VGG16, LPIPS, the CelebA-HQ classifiers) are built by the
+    module source embedded in their pickles, which this project does not implement, so the source is
+    executed: only load feature networks you trust. http(s) downloads are cached in $STYLEGAN2_CACHE_DIR
+    or .stylegan2-cache.
+    """
+    net = misc.load_pkl(url, allow_code_execution=True)
+    if not isinstance(net, tflib.Network):
+        raise MetricError("%s: expected a pickled feature network (one Network), got %s" % (url, type(net).__name__))
+    return net
+
+
+def feature_net_identity(url):
+    """A short string that changes when the feature network changes: the URL, plus content md5 for local files."""
+    local_path = None
+    if not dnnlib.util.is_url(url, allow_file_urls=False):
+        try:
+            local_path = dnnlib.util.open_url(url, return_filename=True)
+        except (OSError, ValueError):
+            local_path = None
+    if local_path is not None and os.path.isfile(local_path):
+        digest = hashlib.md5()
+        with open(local_path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        return "%s md5=%s" % (url, digest.hexdigest())
+    return url
+
+
+# ------------------------------------------------------------------------------------------------------
+# Progress bars.
+
+def progress_bar(total, desc):
+    """A tqdm progress bar on stderr (only on terminals), or a silent stand-in when tqdm is missing."""
+    try:
+        from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return _NoProgress()
+    return tqdm(total=total, desc=desc, unit="img", leave=False, file=sys.stderr, disable=None, mininterval=1.0)
+
+
+class _NoProgress:
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+# ------------------------------------------------------------------------------------------------------
+# Metrics.
+
+class MetricBase:
+    """One metric, evaluated on network pickles by `run()`; subclasses implement `_evaluate()`."""
+
+    def __init__(self, name):
+        self.name = name
+        self._dataset_obj = None
+        self._network_pkl = None
+        self._data_dir = None
+        self._dataset_args = None
+        self._mirror_augment = None
+        self._results = []
+        self._eval_time = None
+
+    def run(self, network_pkl, run_dir=None, data_dir=None, dataset_args=None, mirror_augment=None, num_gpus=1,
+            tf_config=None, log_results=True, Gs_kwargs=dict(is_validation=True),  # pylint: disable=dangerous-default-value
+            allow_code_execution=None):
+        """Evaluate the metric on the Gs of `network_pkl` (a `(G, D, Gs)` pickle) in a fresh graph and session.
+
+        dataset_args and mirror_augment default to those of the training run in `run_dir`
+        (`submit_config.pkl`). With `log_results` the result line is printed and appended to
+        `<run_dir>/metric-<name>.txt`. allow_code_execution: see `training.misc.load_pkl` (the network
+        pickle loads in safe mode unless it comes from the official server).
+        """
+        self._reset(network_pkl=network_pkl, run_dir=run_dir, data_dir=data_dir, dataset_args=dataset_args,
+                    mirror_augment=mirror_augment)
+        time_begin = time.time()
+        with tf.Graph().as_default(), tflib.create_session(tf_config).as_default():
+            Gs = self._load_generator(network_pkl, allow_code_execution=allow_code_execution)
+            self._evaluate(Gs, Gs_kwargs=dict(Gs_kwargs), num_gpus=num_gpus)
+        self._dataset_obj = None  # It belongs to the graph that just ended.
+        self._eval_time = time.time() - time_begin
+
+        if log_results:
+            result_str = self.get_result_str()
+            print(result_str, flush=True)
+            if run_dir is not None:
+                os.makedirs(run_dir, exist_ok=True)
+                with open(os.path.join(run_dir, "metric-%s.txt" % self.name), "at") as f:
+                    f.write(result_str + "\n")
+
+    def _reset(self, network_pkl=None, run_dir=None, data_dir=None, dataset_args=None, mirror_augment=None):
+        if dataset_args is None or mirror_augment is None:
+            config_file = os.path.join(run_dir, "submit_config.pkl") if run_dir is not None else None
+            if config_file is not None and os.path.isfile(config_file):
+                previous = misc.parse_config_for_previous_run(run_dir)
+                if dataset_args is None:
+                    dataset_args = dict(previous["dataset"])
+                    dataset_args["shuffle_mb"] = 0  # Reals in file order: the same images every time.
+                if mirror_augment is None:
+                    mirror_augment = previous["train"].get("mirror_augment", False)
+        self._network_pkl = network_pkl
+        self._data_dir = data_dir
+        self._dataset_args = dict(dataset_args) if dataset_args is not None else None
+        self._mirror_augment = bool(mirror_augment)
+        self._results = []
+        self._eval_time = None
+        self._dataset_obj = None
+
+    @staticmethod
+    def _load_generator(network_pkl, allow_code_execution=None):
+        """The Gs of a `(G, D, Gs)` network pickle (a lone Network is taken as Gs)."""
+        data = misc.load_pkl(network_pkl, allow_code_execution=allow_code_execution)
+        if isinstance(data, tflib.Network):
+            return data
+        if isinstance(data, tuple) and len(data) == 3 and isinstance(data[2], tflib.Network):
+            return data[2]
+        raise MetricError("%s: expected a network pickle (G, D, Gs), got %s" % (network_pkl, type(data).__name__))
+
+    def _evaluate(self, Gs, Gs_kwargs, num_gpus):
+        raise NotImplementedError
+
+    # Results.
+
+    def _report_result(self, value, suffix="", fmt="%-10.4f"):
+        self._results.append(dnnlib.EasyDict(value=value, suffix=suffix, fmt=fmt))
+
+    def get_results(self):
+        """{metric name + suffix: value} of the last run."""
+        return {self.name + res.suffix: res.value for res in self._results}
+
+    def get_result_str(self):
+        """`<network name, 30 wide> time <t> <name><suffix> <value> ...` (the official result line)."""
+        network_name = os.path.splitext(os.path.basename(str(self._network_pkl)))[0]
+        if len(network_name) > 29:
+            network_name = "..." + network_name[-26:]
+        result_str = "%-30s" % network_name
+        result_str += " time %-12s" % dnnlib.util.format_time(self._eval_time or 0)
+        for res in self._results:
+            result_str += " " + self.name + res.suffix + " " + res.fmt % res.value
+        return result_str.rstrip()
+
+    def update_autosummaries(self):
+        for res in self._results:
+            autosummary.autosummary("Metrics/" + self.name + res.suffix, res.value)
+
+    # Datasets and real images.
+
+    def _require_dataset(self):
+        if not self._dataset_args:
+            raise MetricError("metric %s needs a dataset: pass dataset_args (e.g. dict(tfrecord_dir=...)) or a "
+                              "run_dir with submit_config.pkl" % self.name)
+
+    def _get_dataset_obj(self):
+        """The dataset, loaded once per evaluation in the evaluation's graph (for labels and shapes)."""
+        if self._dataset_obj is None:
+            self._require_dataset()
+            self._dataset_obj = self._load_dataset()
+        return self._dataset_obj
+
+    def _load_dataset(self, **overrides):
+        args = dict(self._dataset_args)
+        args.update(overrides)
+        try:
+            return dataset_module.load_dataset(data_dir=self._data_dir, **args)
+        except dataset_module.DatasetError as e:
+            raise MetricError("metric %s: %s" % (self.name, e)) from None
+
+    def _dataset_dir(self):
+        tfrecord_dir = self._dataset_args.get("tfrecord_dir", "")
+        return os.path.join(self._data_dir, tfrecord_dir) if self._data_dir is not None else tfrecord_dir
+
+    def _iterate_reals(self, minibatch_size, num_reals):
+        """Yield uint8 minibatches [N, C, H, W] of real images (mirrored at random with mirror_augment).
+
+        num_reals: an int = that many images (the dataset repeats if it is smaller), or 'all' = every image
+        of the dataset once, in file order.
+        """
+        self._require_dataset()
+        if num_reals == "all":
+            dataset_obj = self._load_dataset(repeat=False, shuffle_mb=0)
+        else:
+            dataset_obj = self._load_dataset()
+        num_done = 0
+        while num_reals == "all" or num_done < num_reals:
+            batch = minibatch_size if num_reals == "all" else min(minibatch_size, num_reals - num_done)
+            try:
+                images, _labels = dataset_obj.get_minibatch_np(batch)
+            except tf.errors.OutOfRangeError:
+                break
+            if images.shape[0] == 0:
+                break
+            if self._mirror_augment:
+                images = misc.apply_mirror_augment(images)
+            num_done += images.shape[0]
+            yield images
+        dataset_obj.close()
+
+    def _get_random_labels_tf(self, minibatch_size):
+        return self._get_dataset_obj().get_random_labels_tf(minibatch_size)
+
+    def _compute_real_features(self, feature_net, num_reals, max_reals, minibatch_size, num_gpus, desc):
+        """Features [num, D] of the real images: `num_reals` (int or 'all'), at most `max_reals` (or None)."""
+        bar = progress_bar(max_reals if num_reals == "all" else num_reals, desc)
+        features = []
+        num_done = 0
+        for images in self._iterate_reals(minibatch_size, num_reals):
+            if max_reals is not None:
+                images = images[:max_reals - num_done]
+            features.append(feature_net.run(images, num_gpus=num_gpus, assume_frozen=True))
+            num_done += images.shape[0]
+            bar.update(images.shape[0])
+            if max_reals is not None and num_done >= max_reals:
+                break
+        bar.close()
+        if not features:
+            raise MetricError("metric %s: dataset %s yielded no images" % (self.name, self._dataset_dir()))
+        return np.concatenate(features, axis=0).astype(np.float32)
+
+    # The real-statistics cache.
+
+    def _get_cache_file_for_reals(self, **key_args):
+        """`<cache dir>/<md5>-<metric>-<dataset>.npz`; the md5 covers everything that changes the statistics:
+        metric name, mirroring, dataset args and directory (with its files' sizes and times), and `key_args`
+        (numbers of images, feature network, ...)."""
+        self._require_dataset()
+        dataset_dir = self._dataset_dir()
+        dataset_files = []
+        if os.path.isdir(dataset_dir):
+            for name in sorted(os.listdir(dataset_dir)):
+                stat = os.stat(os.path.join(dataset_dir, name))
+                dataset_files.append((name, stat.st_size, int(stat.st_mtime)))
+        all_args = dict(metric_name=self.name, mirror_augment=self._mirror_augment,
+                        dataset_dir=os.path.abspath(dataset_dir), dataset_files=dataset_files)
+        all_args.update(("dataset_" + key, value) for key, value in self._dataset_args.items())
+        all_args.update(key_args)
+        md5 = hashlib.md5(repr(sorted(all_args.items())).encode("utf-8")).hexdigest()
+        dataset_name = os.path.basename(os.path.normpath(dataset_dir)) or "dataset"
+        return os.path.join(dnnlib.util.default_cache_dir(), "%s-%s-%s.npz" % (md5, self.name, dataset_name))
+
+    def _cached_reals(self, compute_func, **key_args):
+        """The dict of arrays `compute_func()` returns, read from the cache when it holds them."""
+        cache_file = self._get_cache_file_for_reals(**key_args)
+        if os.path.isfile(cache_file):
+            with np.load(cache_file, allow_pickle=False) as data:
+                return {key: data[key] for key in data.files}
+        arrays = compute_func()
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        misc.write_file_atomically(cache_file, buffer.getvalue())
+        return arrays
+
+    # Fakes.
+
+    def _compute_fake_features(self, Gs, Gs_kwargs, feature_net, num_images, minibatch_per_gpu, num_gpus, desc):
+        """Features [num_images, D] of generated images: Gs output -> uint8 -> feature_net, on each GPU."""
+        result_expr = []
+        for gpu_idx in range(num_gpus):
+            with tf.device("/gpu:%d" % gpu_idx):
+                Gs_clone = Gs.clone()
+                feature_net_clone = feature_net.clone()
+                images = self._generate_fakes_expr(Gs_clone, Gs_kwargs, minibatch_per_gpu)
+                images = tflib.convert_images_to_uint8(images)
+                result_expr.append(feature_net_clone.get_output_for(images))
+        features = np.empty([num_images] + feature_net.output_shape[1:], dtype=np.float32)
+        minibatch_size = minibatch_per_gpu * num_gpus
+        bar = progress_bar(num_images, desc)
+        for begin in range(0, num_images, minibatch_size):
+            end = min(begin + minibatch_size, num_images)
+            features[begin:end] = np.concatenate(tflib.run(result_expr), axis=0)[:end - begin]
+            bar.update(end - begin)
+        bar.close()
+        return features
+
+    def _generate_fakes_expr(self, Gs_clone, Gs_kwargs, minibatch_size):
+        """Images [N, C, H, W] (Gs's float range) of random latents and labels drawn from the dataset."""
+        latents = tf.random_normal([minibatch_size] + Gs_clone.input_shape[1:])
+        labels = self._get_random_labels_tf(minibatch_size)
+        return Gs_clone.get_output_for(latents, labels, **Gs_kwargs)
+
+
+# ------------------------------------------------------------------------------------------------------
+
+class MetricGroup:
+    """Several metrics run one after another; built from a list of `dict(func_name=..., **kwargs)`."""
+
+    def __init__(self, metric_kwarg_list):
+        self.metrics = [dnnlib.util.call_func_by_name(**kwargs) for kwargs in metric_kwarg_list]
+
+    def run(self, *args, **kwargs):
+        for metric in self.metrics:
+            metric.run(*args, **kwargs)
+
+    def get_result_str(self):
+        return " ".join(metric.get_result_str() for metric in self.metrics)
+
+    def update_autosummaries(self):
+        for metric in self.metrics:
+            metric.update_autosummaries()
+
+
+class DummyMetric(MetricBase):
+    """Reports 0.0: a stand-in to test the machinery around metrics."""
+
+    def _evaluate(self, Gs, Gs_kwargs, num_gpus):
+        del Gs, Gs_kwargs, num_gpus
+        self._report_result(0.0)
