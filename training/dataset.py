@@ -184,8 +184,13 @@ class TFRecordDataset:
         # One input pipeline per level, all feeding one reinitializable iterator.
         with tf.name_scope("Dataset"), tf.device("/cpu:0"):
             self._tf_minibatch_in = tf.placeholder(tf.int64, name="minibatch_in", shape=[])
-            self._tf_labels_var = tflib.create_var_with_large_initial_value(self._np_labels, name="labels_var")
-            self._tf_labels_dataset = tf.data.Dataset.from_tensor_slices(self._tf_labels_var)
+            if self.label_size > 0:
+                self._tf_labels_var = tflib.create_var_with_large_initial_value(self._np_labels, name="labels_var")
+                self._tf_labels_dataset = tf.data.Dataset.from_tensor_slices(self._tf_labels_var)
+            else:
+                # Endless zero-width labels. (Slicing a [2^30, 0] variable costs about a second per
+                # iterator initialisation in TF 2.x.)
+                self._tf_labels_dataset = tf.data.Dataset.from_tensors(tf.zeros([0], tf.float32)).repeat()
             for tfr_file, tfr_shape, tfr_lod in zip(tfr_files, tfr_shapes, tfr_lods):
                 if tfr_lod < 0:
                     continue  # larger than the requested resolution
