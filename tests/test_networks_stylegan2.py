@@ -382,13 +382,6 @@ def test_progressive_generator(sess):
     want = S8.run(dlatents[:, :4], randomize_noise=False).repeat(2, axis=2).repeat(2, axis=3)
     assert_close(images, want, 'G_main at lod 1')
 
-    # Training graph: every trainable variable gets a gradient.
-    G.set_var('lod', 0.0)
-    images = G.get_output_for(tf.constant(z, tf.float32), None, is_training=True, structure='linear')
-    grads = tf.gradients(tf.reduce_sum(tf.square(images)), list(G.trainables.values()))
-    assert all(g is not None for g in grads)
-    assert all(np.all(np.isfinite(g)) for g in sess.run(grads))
-
 
 def test_progressive_discriminator(sess):
     D = tflib.Network('D', func_name=MODULE + 'D_stylegan', **TINY_D_KWARGS)
@@ -414,8 +407,31 @@ def test_progressive_discriminator(sess):
     assert_close(run('recursive'), run('linear'), 'recursive vs linear at lod 0.5')
     assert np.abs(run('linear') - fixed).max() > 1e-3 and np.abs(run('linear') - want).max() > 1e-3
 
-    images_in = tf.constant(images)
-    scores = D.get_output_for(images_in, None, structure='linear')
-    grads = tf.gradients(tf.reduce_sum(scores), [images_in] + list(D.trainables.values()))
+
+def test_progressive_training_graph(sess):
+    """The training graphs (recursive structure) give gradients to exactly the layers that lod uses."""
+    G = tflib.Network('G', func_name=MODULE + 'G_main', synthesis_func='G_synthesis_stylegan_revised', **TINY_G_KWARGS)
+    D = tflib.Network('D', func_name=MODULE + 'D_stylegan', **TINY_D_KWARGS)
+    randomize_vars(G, 11)
+    randomize_vars(D, 12)
+    images = G.get_output_for(tf.random_normal([8, 32]), None, is_training=True)
+    scores = D.get_output_for(images, None, is_training=True)
+    trainables = dict(('G/' + name, var) for name, var in G.trainables.items())
+    trainables.update(('D/' + name, var) for name, var in D.trainables.items())
+    names = sorted(trainables)
+    grads = tf.gradients(tf.reduce_sum(scores), [trainables[name] for name in names])
     assert all(g is not None for g in grads)
-    assert all(np.all(np.isfinite(g)) for g in sess.run(grads))
+
+    unused_at_lod = {
+        0: ['G/G_synthesis/ToRGB_lod1/', 'G/G_synthesis/ToRGB_lod2/', 'D/FromRGB_lod1/', 'D/FromRGB_lod2/'],
+        1: ['G/G_synthesis/16x16/', 'G/G_synthesis/ToRGB_lod0/', 'G/G_synthesis/ToRGB_lod2/',
+            'D/FromRGB_lod0/', 'D/16x16/', 'D/FromRGB_lod2/'],
+    }
+    for lod, unused in unused_at_lod.items():
+        G.set_var('lod', lod)
+        D.set_var('lod', lod)
+        values = sess.run(grads)
+        assert all(np.all(np.isfinite(g)) for g in values)
+        zero = [name for name, g in zip(names, values) if not np.any(g)]
+        assert zero == [name for name in names if any(name.startswith(prefix) for prefix in unused)], lod
+        assert len(zero) < len(names) // 2
