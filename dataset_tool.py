@@ -84,7 +84,7 @@ class TFRecordExporter:
         self.tfrecord_dir = os.path.normpath(tfrecord_dir)
         self.expected_images = expected_images
         self.print_progress = print_progress
-        self.progress_interval = progress_interval
+        self.progress_interval = progress_interval  # kept for the official signature; tqdm paces itself
         self.cur_images = 0
         self.shape = None            # [C, H, W] of the first image
         self.resolution_log2 = None

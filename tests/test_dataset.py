@@ -2,7 +2,6 @@
 shuffling/repeat, random labels, load_dataset, and clear errors for broken dataset directories."""
 
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -220,4 +219,3 @@ def test_label_file_with_wrong_number_of_rows(sess, tmp_path, images16):
         dataset.TFRecordDataset(path, label_file="other.npy", max_label_size="full")
     with pytest.raises(dataset.DatasetError, match="missing.labels.*not found"):
         dataset.TFRecordDataset(path, label_file="missing.labels", max_label_size="full")
-    shutil.rmtree(path)

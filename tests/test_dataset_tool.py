@@ -6,9 +6,11 @@ import io
 import os
 import pickle
 import struct
+import subprocess
 import sys
 
 import numpy as np
+import PIL.features
 import PIL.Image
 import pytest
 
@@ -538,6 +540,18 @@ def test_from_images_empty_folder_and_existing_output(tmp_path, capsys):
     (tmp_path / "empty_target").mkdir()  # an existing empty folder is fine
     run_tool("create_from_images", tmp_path / "empty_target", tmp_path / "src")
     assert len(read_levels(tmp_path / "empty_target")[8]) == 2
+
+
+def test_command_line_exit_status_and_message(tmp_path):
+    (tmp_path / "empty").mkdir()
+    tool = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "dataset_tool.py")
+    result = subprocess.run([sys.executable, tool, "create_from_images", str(tmp_path / "out"), str(tmp_path / "empty")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        'dataset_tool.py: error: no input images found in "%s"' % (tmp_path / "empty"))
+    assert "Traceback" not in result.stderr
+    assert os.listdir(str(tmp_path)) == ["empty"]
 
 
 def test_exporter_error_inside_with_block_leaves_nothing(tmp_path):
