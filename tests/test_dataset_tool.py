@@ -606,3 +606,25 @@ def test_sklearn_digits_with_labels(tmp_path):
     assert_dataset(tmp_path / "digits", upscaled[source][order][:, np.newaxis],
                    one_hot(digits.target[source][order], 10))
     assert read_levels(tmp_path / "digits")[8].shape == (num, 1, 8, 8)
+
+
+def test_sklearn_sample_photo_crop_and_letterbox(tmp_path):
+    datasets = pytest.importorskip("sklearn.datasets")
+    photo = datasets.load_sample_image("china.jpg")  # a real 640x427 RGB photo
+    assert photo.shape == (427, 640, 3)
+    save_png(tmp_path / "src" / "china.png", photo)
+    run_tool("create_from_images", tmp_path / "crop", tmp_path / "src", "--resolution", 64,
+             "--transform", "center-crop")
+    crop = read_levels(tmp_path / "crop")[64][0].transpose(1, 2, 0).astype(np.float64)
+    # The centred 427x427 square (columns 106..533) shrunk 427/64 times: close to its block means.
+    square = photo[:, 106:533].astype(np.float64)
+    edges = np.linspace(0, 427, 65).astype(int)
+    block_means = np.array([[square[edges[i]:edges[i + 1], edges[j]:edges[j + 1]].mean(axis=(0, 1))
+                             for j in range(64)] for i in range(64)])
+    assert np.abs(crop - block_means).mean() < 6
+
+    run_tool("create_from_images", tmp_path / "box", tmp_path / "src", "--resolution", 64, "--transform", "letterbox")
+    boxed = read_levels(tmp_path / "box")[64][0]
+    # 640x427 scaled to 64x43 and centred: rows 10..53 hold the photo, the rest is black.
+    assert np.all(boxed[:, :10] == 0) and np.all(boxed[:, 53:] == 0)
+    assert np.all(boxed[:, 10:53].reshape(3, -1).max(axis=0) > 0)
