@@ -9,6 +9,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import dnnlib.tflib as tflib
+from dnnlib.tflib import network as network_module
 from dnnlib.tflib.network import Network, load_network_pickle
 from training import networks_stylegan as nets
 
@@ -470,10 +471,7 @@ def test_r1_penalty_second_order_gradients_match_plain_autodiff(sess, monkeypatc
 
     # The same D built from the plain TF ops (TF's own gradients, no custom ones) gives the same numbers.
     # (Finite differences of the penalty itself are useless: it jumps wherever a leaky-ReLU mask flips.)
-    monkeypatch.setattr(nets, "blur2d", lambda x, f=[1, 2, 1], normalize=True: nets._blur2d(x, f, normalize))
-    monkeypatch.setattr(nets, "upscale2d", lambda x, factor=2: nets._upscale2d(x, factor))
-    monkeypatch.setattr(nets, "downscale2d", lambda x, factor=2: nets._downscale2d(x, factor))
-    monkeypatch.setattr(nets, "leaky_relu", lambda x, alpha=0.2: tf.maximum(x, x * alpha))
+    _use_plain_ops(monkeypatch)
     D_plain = Network("D_plain", func_name=nets.D_basic, **kwargs)
     D_plain.copy_vars_from(D)
     plain_penalty, plain_grads = _r1_penalty_and_grads(D_plain, reals)
@@ -487,7 +485,40 @@ def test_r1_penalty_second_order_gradients_match_plain_autodiff(sess, monkeypatc
         np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-5 * np.abs(expected).max(), err_msg=name)
 
 
-def test_pickle_round_trip_reproduces_outputs(sess):
+def _use_plain_ops(monkeypatch):
+    """Swap the custom-gradient layers of the module for the same maths in plain TF ops."""
+    monkeypatch.setattr(nets, "blur2d", lambda x, f=[1, 2, 1], normalize=True: nets._blur2d(x, f, normalize))
+    monkeypatch.setattr(nets, "upscale2d", lambda x, factor=2: nets._upscale2d(x, factor))
+    monkeypatch.setattr(nets, "downscale2d", lambda x, factor=2: nets._downscale2d(x, factor))
+    monkeypatch.setattr(nets, "leaky_relu", lambda x, alpha=0.2: tf.maximum(x, x * alpha))
+
+
+def test_generator_gradients_match_plain_autodiff(sess, monkeypatch):
+    kwargs = dict(SMALL, resolution=8)
+    G = Network("G", func_name=nets.G_style, **kwargs)
+    _randomize(G, seed=19)
+    G.find_var("lod").load(0.5, sess)
+    z = tf.constant(np.random.RandomState(20).randn(4, 8).astype(np.float32))
+    r = np.random.RandomState(21).randn(4, 3, 8, 8).astype(np.float32)
+
+    def loss_and_grads(net):
+        images = net.get_output_for(z, None, is_training=True, style_mixing_prob=None, randomize_noise=False)
+        loss = tf.reduce_sum(images * r)
+        return loss, tf.gradients(loss, list(net.trainables.values()))
+
+    loss, grads = loss_and_grads(G)
+    assert all(g is not None for g in grads)
+    _use_plain_ops(monkeypatch)
+    G_plain = G.clone("G_plain")
+    plain_loss, plain_grads = loss_and_grads(G_plain)
+    got, expected = sess.run([[loss] + grads, [plain_loss] + plain_grads])
+    for name, a, b in zip(["loss"] + list(G.trainables), got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5 * np.abs(b).max(), err_msg=name)
+    # At lod 0.5 both the 8x8 and the 4x4 ToRGB layers are blended in: every parameter has a gradient.
+    assert all(np.any(g) for g in got[1:])
+
+
+def test_pickle_round_trip_reproduces_outputs(sess, monkeypatch):
     G = Network("G", func_name=nets.G_style, **SMALL)
     D = Network("D", func_name=nets.D_basic, **SMALL)
     _randomize(G, seed=16)
@@ -508,6 +539,17 @@ def test_pickle_round_trip_reproduces_outputs(sess):
         assert list(G2.vars) == list(G.vars) and G2.static_kwargs == G.static_kwargs
         np.testing.assert_allclose(G2.run(z, None, randomize_noise=False), images, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(D2.run(images, None), scores, rtol=1e-5, atol=1e-6)
-        # The same through the embedded source, executed as the official loader does.
+
+    # The same through the embedded source, executed in a module of its own as the official loader does
+    # (as it would be if this module were not one the loader knows).
+    monkeypatch.setattr(network_module, "KNOWN_BUILD_MODULES", ())
+    with tf.Graph().as_default(), tflib.create_session().as_default():
         G3, _ = load_network_pickle(io.BytesIO(data), allow_code_execution=True)
+        exec_module = G3._build_func.__module__
+        assert exec_module.startswith("_tflib_network_import_")
+        assert G3.components.synthesis._build_func.__module__.startswith("_tflib_network_import_")
         np.testing.assert_allclose(G3.run(z, None, randomize_noise=False), images, rtol=1e-5, atol=1e-6)
+        # A new G from the executed source builds its sub-networks from that module's globals.
+        G4 = Network("G4", func_name=G3._build_func, **SMALL)
+        assert G4.components.synthesis._build_func.__module__ == exec_module
+        assert G4.components.mapping._build_func.__module__ == exec_module

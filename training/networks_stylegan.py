@@ -166,11 +166,11 @@ def conv2d(x, fmaps, kernel, **kwargs):
     return tf.nn.conv2d(x, tf.cast(w, x.dtype), strides=[1, 1, 1, 1], padding="SAME", data_format="NCHW")
 
 
-def _auto_fused_scale(fused_scale, output_size):
-    """'auto' means fused resampling for layers whose larger side (output) is at least 128 pixels."""
+def _auto_fused_scale(fused_scale, high_res_size):
+    """'auto' fuses the resampling of layers whose high-resolution side has at least 128 pixels."""
     if fused_scale not in (True, False, "auto"):
         raise ValueError("networks_stylegan: fused_scale must be True, False or 'auto', got %r" % (fused_scale,))
-    return output_size >= 128 if fused_scale == "auto" else fused_scale
+    return high_res_size >= 128 if fused_scale == "auto" else fused_scale
 
 
 def upscale2d_conv2d(x, fmaps, kernel, fused_scale="auto", **kwargs):
