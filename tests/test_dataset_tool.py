@@ -588,6 +588,14 @@ def test_display_without_screen_writes_grid(tmp_path, monkeypatch, capsys):
     assert np.all(grid[8:, 16:] == 0)
     run_tool("display", tmp_path / "ds", "--output", tmp_path / "two.png", "--max_images", 2)
     assert np.asarray(PIL.Image.open(str(tmp_path / "two.png"))).shape == (8, 16, 3)
+    # A screen but no OpenCV: the grid again, with a note saying why.
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setitem(sys.modules, "cv2", None)
+    os.remove(str(tmp_path / "ds-grid.png"))
+    capsys.readouterr()
+    run_tool("display", tmp_path / "ds")
+    assert "OpenCV" in capsys.readouterr().out
+    assert os.path.isfile(str(tmp_path / "ds-grid.png"))
 
 
 def test_sklearn_digits_with_labels(tmp_path):

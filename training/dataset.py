@@ -170,9 +170,9 @@ class TFRecordDataset:
         if not (max_label_size == "full" or (isinstance(max_label_size, (int, np.integer)) and max_label_size >= 0)):
             raise DatasetError("max_label_size must be 'full' or an int >= 0, got %r" % (max_label_size,))
         self._np_labels = np.zeros([1 << 30, 0], dtype=np.float32)
-        if max_label_size != 0:
+        if label_file is None or max_label_size != 0:
             self.label_file = find_label_file(tfrecord_dir, label_file)
-        if self.label_file is not None:
+        if self.label_file is not None and max_label_size != 0:
             self._np_labels = self._load_labels(self.label_file, tfr_files, tfr_lods, max_images)
         if max_label_size != "full" and self._np_labels.shape[1] > max_label_size:
             self._np_labels = self._np_labels[:, :max_label_size]
