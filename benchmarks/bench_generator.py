@@ -1,0 +1,59 @@
+"""Benchmark: images/s of `Gs.run` for config-f generators (random weights) at several resolutions.
+
+Usage: python benchmarks/bench_generator.py [--resolutions 64,256] [--batch 8] [--repeats 3]
+
+Prints one line per resolution: parameters, seconds per batch (median of --repeats after one warm-up
+batch) and images/s. Runs on the GPU when TensorFlow sees one, else on the CPU; the custom ops use
+whichever implementation `dnnlib.tflib.custom_ops` chooses (printed once).
+"""
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+
+import dnnlib.tflib as tflib  # noqa: E402
+import tensorflow.compat.v1 as tf  # noqa: E402
+from dnnlib.tflib import custom_ops  # noqa: E402
+
+
+def bench_resolution(resolution, batch, repeats):
+    """Build a config-f G at `resolution` in a fresh graph; returns (params, median seconds per batch)."""
+    tflib.reset_tf({"rnd.np_random_seed": 0})
+    G = tflib.Network("G", func_name="training.networks_stylegan2.G_main", num_channels=3,
+                      resolution=resolution, label_size=0)
+    Gs = G.clone("Gs")
+    num_params = sum(int(np.prod(var.shape.as_list())) for var in Gs.trainables.values())
+    latents = np.random.RandomState(0).randn(batch, *Gs.input_shape[1:])
+    kwargs = dict(truncation_psi=0.5, randomize_noise=True,
+                  output_transform=dict(func=tflib.convert_images_to_uint8, nchw_to_nhwc=True))
+    Gs.run(latents, None, **kwargs)  # Warm-up: graph construction, kernel selection.
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        Gs.run(latents, None, **kwargs)
+        times.append(time.perf_counter() - start)
+    return num_params, float(np.median(times))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--resolutions", default="64,256", help="comma-separated (default: %(default)s)")
+    parser.add_argument("--batch", type=int, default=8, help="images per Gs.run call (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls per resolution (default: %(default)s)")
+    args = parser.parse_args()
+
+    gpus = custom_ops.list_gpu_compute_capabilities()
+    print("TensorFlow %s on %s" % (tf.VERSION, "GPU (compute capability %d.%d)" % gpus[0] if gpus else "CPU (%d cores)" % os.cpu_count()))
+    print("%-10s %-12s %-14s %s" % ("resolution", "G params", "s/batch", "images/s"))
+    for resolution in [int(r) for r in args.resolutions.split(",")]:
+        num_params, seconds = bench_resolution(resolution, args.batch, args.repeats)
+        print("%-10s %-12d %-14.3f %.2f" % ("%dx%d" % (resolution, resolution), num_params, seconds, args.batch / seconds))
+
+
+if __name__ == "__main__":
+    main()

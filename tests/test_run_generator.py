@@ -1,0 +1,170 @@
+"""run_generator.py as a user runs it: images, the official seeding protocol, style mixing, errors."""
+
+import glob
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import PIL.Image
+import pytest
+import tensorflow.compat.v1 as tf
+
+import dnnlib.tflib as tflib
+from dnnlib.tflib.network import Network
+from training import misc
+from conftest import REPO_DIR
+from reference_nets import build_reference_networks
+
+
+def _write_reference_pickle(reference, name, path):
+    with tf.Graph().as_default(), tflib.create_session().as_default():
+        misc.save_pkl(build_reference_networks(reference, name), str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def tiny_pkl(tmp_path_factory):
+    from conftest import reference_dir
+    if not os.path.isdir(reference_dir()):
+        pytest.skip("reference numbers not found")
+    return _write_reference_pickle(reference_dir(), "tiny-Gskip-Dresnet", tmp_path_factory.mktemp("net") / "tiny.pkl")
+
+
+def _run_generator(*args, cwd=REPO_DIR):
+    env = dict(os.environ, PYTHONPATH=REPO_DIR, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, os.path.join(REPO_DIR, "run_generator.py")] + list(args), cwd=cwd, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=600)
+
+
+def _read_png(path):
+    return np.asarray(PIL.Image.open(path))
+
+
+def _assert_images_match(actual, expected):
+    """Equal, or off by one in a handful of pixels where rounding sits on .5 (reference README)."""
+    diff = np.abs(actual.astype(np.int32) - expected.astype(np.int32))
+    assert diff.max() <= 1 and np.count_nonzero(diff) <= max(3, diff.size // 1000), (diff.max(), np.count_nonzero(diff))
+
+
+def test_generate_images_follows_the_official_seeding_protocol(reference, tiny_pkl, tmp_path):
+    result = _run_generator("generate-images", "--network=" + tiny_pkl, "--seeds=0-3", "--truncation-psi=0.5",
+                            "--result-dir=" + str(tmp_path), "--grid")
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dirs = glob.glob(str(tmp_path / "00000-generate-images"))
+    assert len(run_dirs) == 1
+    files = sorted(os.listdir(run_dirs[0]))
+    assert [f for f in files if f.endswith(".png")] == ["grid.png", "seed0000.png", "seed0001.png", "seed0002.png", "seed0003.png"]
+    assert "_finished.txt" in files and "log.txt" in files
+    expected = np.load(os.path.join(reference, "tiny-Gskip-Dresnet", "gen_psi0.5_uint8.npy"))  # [8, H, W, C]
+    images = [_read_png(os.path.join(run_dirs[0], "seed%04d.png" % seed)) for seed in range(4)]
+    for seed in range(4):
+        _assert_images_match(images[seed], expected[seed])
+    grid = _read_png(os.path.join(run_dirs[0], "grid.png"))
+    assert grid.shape == (32, 32, 3)
+    np.testing.assert_array_equal(grid[16:, :16], images[2])
+    assert "Generating" in result.stderr  # tqdm progress bar.
+
+
+def _generate_in_process(pkl, out_dir, monkeypatch, seeds, **kwargs):
+    """run_generator.generate_images in this process, in a fresh graph; returns {seed: image}."""
+    import pretrained_networks
+    import run_generator
+    monkeypatch.setattr(pretrained_networks, "_cached_networks", {})
+    os.makedirs(str(out_dir), exist_ok=True)
+    monkeypatch.chdir(str(out_dir))  # Outside a run, images go to the current directory.
+    with tf.Graph().as_default(), tflib.create_session().as_default():
+        run_generator.generate_images(pkl, seeds, **kwargs)
+    return {seed: _read_png(str(out_dir / ("seed%04d.png" % seed))).astype(np.int32) for seed in seeds}
+
+
+def test_noise_modes(tiny_pkl, tmp_path, monkeypatch):
+    outputs = {}
+    for mode in ["seed", "const", "none", "random"]:
+        outputs[mode] = _generate_in_process(tiny_pkl, tmp_path / mode, monkeypatch, [5], truncation_psi=0.5, noise_mode=mode)[5]
+    # Same latent, different noise: the images differ.
+    for a, b in [("seed", "const"), ("seed", "none"), ("const", "none"), ("seed", "random")]:
+        assert np.abs(outputs[a] - outputs[b]).max() > 0, (a, b)
+    # const: the stored noise maps, so a second run gives the same image.
+    again = _generate_in_process(tiny_pkl, tmp_path / "again", monkeypatch, [5], truncation_psi=0.5, noise_mode="const")[5]
+    np.testing.assert_array_equal(again, outputs["const"])
+
+
+def test_style_mixing_matches_the_official_pngs(reference, tiny_pkl, tmp_path):
+    result = _run_generator("style-mixing-example", "--network=" + tiny_pkl, "--row-seeds=1,2", "--col-seeds=3,4",
+                            "--col-styles=0-1", "--truncation-psi=0.5", "--result-dir=" + str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = tmp_path / "00000-style-mixing-example"
+    expected = np.load(os.path.join(reference, "pieces", "generator", "style_mixing.npz"))
+    names = sorted(key[len("png/"):] for key in expected.files if key.startswith("png/"))
+    assert sorted(f[:-4] for f in os.listdir(str(run_dir)) if f.endswith(".png")) == names
+    for name in names:
+        _assert_images_match(_read_png(str(run_dir / (name + ".png"))), expected["png/" + name])
+
+
+def test_conditional_network_needs_a_class(reference, tmp_path, monkeypatch):
+    pkl = _write_reference_pickle(reference, "tiny-cond4", tmp_path / "cond.pkl")
+    result = _run_generator("generate-images", "--network=" + pkl, "--seeds=0", "--result-dir=" + str(tmp_path / "out"))
+    assert result.returncode == 1 and "conditional (4 classes): choose one with --class" in result.stderr
+    expected = np.load(os.path.join(reference, "tiny-cond4", "gen_psi1_uint8.npy"))  # Seed i has class i % 4.
+    images = {class_idx: _generate_in_process(pkl, tmp_path / str(class_idx), monkeypatch, [0, 1, 2, 3],
+                                              truncation_psi=1.0, class_idx=class_idx) for class_idx in [0, 3]}
+    _assert_images_match(images[0][0], expected[0])
+    _assert_images_match(images[3][3], expected[3])
+    assert np.abs(images[3][0] - images[0][0]).max() > 0
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.getcwd, ())
+
+
+@pytest.mark.parametrize("problem", ["missing", "not_a_pickle", "truncated", "foreign_global"])
+def test_bad_networks_give_one_line_errors(tiny_pkl, tmp_path, problem):
+    path = tmp_path / "bad.pkl"
+    if problem == "not_a_pickle":
+        path.write_text("this is not a pickle\n")
+    elif problem == "truncated":
+        data = open(tiny_pkl, "rb").read()
+        path.write_bytes(data[: len(data) * 2 // 3])
+    elif problem == "foreign_global":
+        path.write_bytes(pickle.dumps(_Exploit()))
+    network = str(path)
+    result = _run_generator("generate-images", "--network=" + network, "--seeds=0", "--result-dir=" + str(tmp_path / "out"))
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert network in lines[0]
+    expected = {"missing": "no such file", "not_a_pickle": "not a valid pickle", "truncated": "truncated pickle",
+                "foreign_global": "refused in safe mode"}[problem]
+    assert expected in lines[0]
+    assert not (tmp_path / "out").exists()  # No run dir for a failed start.
+
+
+def test_pickle_with_tf1_style_official_source_loads_without_executing_it(reference, tmp_path, monkeypatch):
+    """A pickle in the official layout whose embedded source is TF1-style is built by our code (safe mode)."""
+    original_getstate = Network.__getstate__
+
+    def tf1_style_state(net):
+        state = original_getstate(net)
+        src = state["build_module_src"].replace("import tensorflow.compat.v1 as tf", "import tensorflow as tf")
+        assert "import tensorflow as tf" in src
+        state["build_module_src"] = src + "\nraise RuntimeError('the embedded source must not run')\n"
+        return state
+
+    with tf.Graph().as_default(), tflib.create_session().as_default():
+        networks = build_reference_networks(reference, "tiny-Gskip-Dresnet")
+        monkeypatch.setattr(Network, "__getstate__", tf1_style_state)
+        data = pickle.dumps(networks, protocol=4)
+        monkeypatch.undo()
+    path = tmp_path / "official-layout.pkl"
+    path.write_bytes(data)
+
+    z = np.load(os.path.join(reference, "tiny-Gskip-Dresnet", "z.npy"))
+    expected = np.load(os.path.join(reference, "tiny-Gskip-Dresnet", "pklnoise_psi0.7.npy"))
+    with tf.Graph().as_default(), tflib.create_session().as_default():
+        _G, _D, Gs = misc.load_pkl(str(path))  # Safe mode: refuses to execute anything.
+        assert Gs.components.synthesis._build_func.__module__ == "training.networks_stylegan2"
+        images = Gs.run(z, None, randomize_noise=False, truncation_psi=0.7)
+    np.testing.assert_allclose(images, expected, rtol=1e-4, atol=1e-5)
