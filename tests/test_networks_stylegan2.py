@@ -324,7 +324,8 @@ def expected_D_stylegan_vars(resolution_log2):
     for res in range(resolution_log2, 2, -1):
         size = '%dx%d' % (2 ** res, 2 ** res)
         names += [size + '/Conv0/weight', size + '/Conv0/bias', size + '/Conv1_down/weight', size + '/Conv1_down/bias']
-        names += ['FromRGB_lod%d/weight' % (resolution_log2 - res + 1), 'FromRGB_lod%d/bias' % (resolution_log2 - res + 1)]
+        lower = 'FromRGB_lod%d' % (resolution_log2 - res + 1)
+        names += [lower + '/weight', lower + '/bias']
     return names + ['4x4/Conv/weight', '4x4/Conv/bias', '4x4/Dense0/weight', '4x4/Dense0/bias',
                     'Output/weight', 'Output/bias']
 

@@ -298,7 +298,7 @@ def G_mapping(
         latent_size=512,                # Latent vector (z) dimensionality.
         label_size=0,                   # Label dimensionality, 0 if no labels.
         dlatent_size=512,               # Disentangled latent (w) dimensionality.
-        dlatent_broadcast=None,         # Output [minibatch, dlatent_broadcast, dlatent_size]; None = [minibatch, dlatent_size].
+        dlatent_broadcast=None,         # Broadcast w to [minibatch, dlatent_broadcast, dlatent_size]; None = no.
         mapping_layers=8,               # Number of dense layers.
         mapping_fmaps=512,              # Width of the hidden dense layers.
         mapping_lrmul=0.01,             # Learning-rate multiplier of the dense layers.
@@ -316,7 +316,8 @@ def G_mapping(
     # Labels are embedded by a plain (not equalized) matrix and appended to z.
     if label_size:
         with tf.variable_scope('LabelConcat'):
-            embed = tf.get_variable('weight', shape=[label_size, latent_size], initializer=tf.initializers.random_normal())
+            embed = tf.get_variable('weight', shape=[label_size, latent_size],
+                                    initializer=tf.initializers.random_normal())
             x = tf.concat([x, tf.matmul(labels_in, tf.cast(embed, dtype))], axis=1)
 
     if normalize_latents:
@@ -396,7 +397,8 @@ def G_synthesis_stylegan2(
     resolution_log2 = _resolution_log2(resolution, 'G_synthesis_stylegan2')
     nf = _feature_maps_func(fmap_base, fmap_decay, fmap_min, fmap_max)
     if architecture not in ['orig', 'skip', 'resnet']:
-        raise ValueError("G_synthesis_stylegan2: architecture must be 'orig', 'skip' or 'resnet', got %r" % (architecture,))
+        raise ValueError("G_synthesis_stylegan2: architecture must be 'orig', 'skip' or 'resnet', got %r"
+                         % (architecture,))
     num_layers = resolution_log2 * 2 - 2
 
     dlatents_in.set_shape([None, num_layers, dlatent_size])
@@ -456,7 +458,7 @@ def G_synthesis_stylegan_revised(
         dtype='float32',                # Data type of the activations.
         resample_kernel=[1, 3, 3, 1],   # FIR filter for upsampling; None = box filter.
         fused_modconv=True,             # One grouped convolution per layer instead of scaled activations.
-        structure='auto',               # 'fixed' (no growing), 'linear' (all resolutions blended), 'recursive' (tf.cond), 'auto'.
+        structure='auto',               # 'fixed' (no growing), 'linear', 'recursive' (tf.cond) or 'auto'.
         is_template_graph=False,        # Set by Network while building the template graph.
         force_clean_graph=False,        # Build without tf.cond and random ops (G_main sets it for its template).
         **_kwargs):                     # Ignores unrecognised keyword args.
@@ -464,7 +466,7 @@ def G_synthesis_stylegan_revised(
 
     The `lod` variable (level of detail, 0 = full resolution) selects the output: at integer lod k the
     image of resolution res/2^k, upsampled (nearest) to full size; between integers the two neighbours
-    are blended linearly.
+    are blended linearly. structure 'auto' is 'linear' for clean graphs (templates), else 'recursive'.
     """
     resolution_log2 = _resolution_log2(resolution, 'G_synthesis_stylegan_revised')
     nf = _feature_maps_func(fmap_base, fmap_decay, fmap_min, fmap_max)
@@ -656,20 +658,22 @@ def D_stylegan(
         mbstd_num_features=1,           # Number of features of the minibatch stddev layer.
         dtype='float32',                # Data type of the activations.
         resample_kernel=[1, 3, 3, 1],   # FIR filter for downsampling; None = box filter.
-        structure='auto',               # 'fixed' (no growing), 'linear' (all resolutions blended), 'recursive' (tf.cond), 'auto'.
+        structure='auto',               # 'fixed' (no growing), 'linear', 'recursive' (tf.cond) or 'auto'.
         is_template_graph=False,        # Set by Network while building the template graph.
         **_kwargs):                     # Ignores unrecognised keyword args.
     """Progressive-growing discriminator (configs b-d): images [N, C, res, res], labels -> scores [N, 1].
 
     The `lod` variable (0 = full resolution) selects the input resolution, res/2^lod, where the
     image enters through `FromRGB_lod%d`; between integers the two neighbours are blended.
+    structure 'auto' is 'linear' for the template graph, else 'recursive'.
     """
     resolution_log2 = _resolution_log2(resolution, 'D_stylegan')
     nf = _feature_maps_func(fmap_base, fmap_decay, fmap_min, fmap_max)
     if structure == 'auto':
         structure = 'linear' if is_template_graph else 'recursive'
     if structure not in ['fixed', 'linear', 'recursive']:
-        raise ValueError("D_stylegan: structure must be 'fixed', 'linear', 'recursive' or 'auto', got %r" % (structure,))
+        raise ValueError("D_stylegan: structure must be 'fixed', 'linear', 'recursive' or 'auto', got %r"
+                         % (structure,))
     act = nonlinearity
 
     images_in.set_shape([None, num_channels, resolution, resolution])
