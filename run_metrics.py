@@ -1,0 +1,121 @@
+"""Evaluate metrics (FID, IS, PPL, PR, LS, KID) of a network pickle against a dataset.
+
+Results are printed, written to `<result-dir>/<NNNNN>-run-metrics/log.txt`, and appended to
+`metric-<name>.txt` in that run dir.
+"""
+
+import argparse
+import os
+import sys
+
+import dnnlib
+import dnnlib.tflib as tflib
+import pretrained_networks
+import tensorflow.compat.v1 as tf
+from metrics import metric_base
+from metrics.metric_defaults import metric_defaults
+from training import dataset as dataset_module
+from training import misc
+
+
+def run(network_pkl, metrics, dataset, data_dir, mirror_augment, allow_code_execution=None):
+    """The run function (inside a run dir): evaluate each of `metrics` (names) on `network_pkl`."""
+    print('Evaluating metrics "%s" for "%s"...' % (",".join(metrics), network_pkl))
+    tflib.init_tf()
+    network_pkl = pretrained_networks.get_path_or_url(network_pkl)
+    dataset_args = dnnlib.EasyDict(tfrecord_dir=dataset, shuffle_mb=0)
+    num_gpus = dnnlib.submit_config.num_gpus
+    metric_group = metric_base.MetricGroup([metric_defaults[metric] for metric in metrics])
+    metric_group.run(network_pkl, run_dir=dnnlib.make_run_dir_path(), data_dir=data_dir, dataset_args=dataset_args,
+                     mirror_augment=mirror_augment, num_gpus=num_gpus, allow_code_execution=allow_code_execution)
+
+
+def _str_to_bool(text):
+    if text.lower() in ("yes", "true", "t", "y", "1"):
+        return True
+    if text.lower() in ("no", "false", "f", "n", "0"):
+        return False
+    raise argparse.ArgumentTypeError("expected a boolean (true/false), got %r" % text)
+
+
+def _parse_metric_names(text):
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in metric_defaults]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError("unknown metric %s; known: %s" % (",".join(unknown) or repr(text),
+                                                                            ", ".join(metric_defaults)))
+    return names
+
+
+def _check_inputs(network_pkl, dataset, data_dir, allow_code_execution):
+    """Raise NetworkPickleError / DatasetError / MetricError (one line) before any run dir is made."""
+    if not os.path.isdir(data_dir):
+        raise metric_base.MetricError("dataset root directory %s does not exist" % data_dir)
+    dataset_module.list_tfrecord_files(os.path.join(data_dir, dataset))
+    # Load the network once in a throwaway graph: a missing file, an unreachable URL or a broken pickle is
+    # reported now (downloads are cached for the evaluation).
+    with tf.Graph().as_default(), tflib.create_session().as_default():
+        metric_base.MetricBase._load_generator(pretrained_networks.get_path_or_url(network_pkl),  # pylint: disable=protected-access
+                                               allow_code_execution=allow_code_execution)
+
+
+_examples = """examples:
+
+  python %(prog)s --data-dir=~/datasets --network=gdrive:networks/stylegan2-ffhq-config-f.pkl --metrics=fid50k,ppl_wend --dataset=ffhq --mirror-augment=true
+
+available metrics:
+  fid50k, fid50k_full  Frechet Inception Distance (50k generated; 50k / all real images)
+  is50k                Inception Score
+  ppl_zfull, ppl_wfull, ppl_zend, ppl_wend, ppl2_wend
+                       Perceptual Path Length in Z/W, full paths/endpoints (ppl2: no crop)
+  ls                   Linear Separability (CelebA-HQ attribute classifiers)
+  pr50k3, pr50k3_full  Precision and Recall (k = 3)
+  kid50k, kid50k_full  Kernel Inception Distance
+
+feature networks are downloaded from NVIDIA's server into $STYLEGAN2_CACHE_DIR (default .stylegan2-cache);
+set $STYLEGAN2_METRICS_DIR to a folder (or URL prefix) holding local copies of the same file names.
+"""
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Run StyleGAN2 metrics.", epilog=_examples,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--result-dir", help="Root directory for run results (default: %(default)s)", default="results", metavar="DIR")
+    parser.add_argument("--network", help="Network pickle: path, URL or gdrive:networks/<name>.pkl", dest="network_pkl", required=True)
+    parser.add_argument("--metrics", help="Metrics to compute, comma-separated (default: %(default)s)", default="fid50k", type=_parse_metric_names)
+    parser.add_argument("--dataset", help="Training dataset (folder name under --data-dir)", required=True)
+    parser.add_argument("--data-dir", help="Dataset root directory", required=True)
+    parser.add_argument("--mirror-augment", help="Mirror augment (default: %(default)s)", default=False, type=_str_to_bool, metavar="BOOL")
+    parser.add_argument("--num-gpus", help="Number of GPUs to use (default: %(default)s)", type=int, default=1, metavar="N")
+    parser.add_argument("--allow-code-execution", action="store_true", dest="allow_code_execution", default=None,
+                        help="Let the network pickle run the code it embeds (only for files you trust; official "
+                             "downloads always may)")
+    args = parser.parse_args(argv)
+    kwargs = vars(args)
+    if isinstance(kwargs["metrics"], str):
+        kwargs["metrics"] = _parse_metric_names(kwargs["metrics"])  # argparse does not convert the default.
+    kwargs["data_dir"] = os.path.expanduser(kwargs["data_dir"])
+
+    errors = (misc.NetworkPickleError, dataset_module.DatasetError, metric_base.MetricError)
+    try:
+        _check_inputs(kwargs["network_pkl"], kwargs["dataset"], kwargs["data_dir"], kwargs["allow_code_execution"])
+    except errors as e:
+        print("%s: error: %s" % (parser.prog, e), file=sys.stderr)
+        return 1
+
+    sc = dnnlib.SubmitConfig()
+    sc.num_gpus = kwargs.pop("num_gpus")
+    sc.submit_target = dnnlib.SubmitTarget.LOCAL
+    sc.local.do_not_copy_source_files = True
+    sc.run_dir_root = kwargs.pop("result_dir")
+    sc.run_desc = "run-metrics"
+    try:
+        dnnlib.submit_run(sc, "run_metrics.run", **kwargs)
+    except errors as e:  # E.g. a feature network that cannot be downloaded.
+        print("%s: error: %s" % (parser.prog, e), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
