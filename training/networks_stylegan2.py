@@ -111,10 +111,6 @@ def modulated_conv2d_layer(x, y, fmaps, kernel, up=False, down=False, demodulate
     assert not (up and down), 'modulated_conv2d_layer: up and down are exclusive'
     assert kernel >= 1 and kernel % 2 == 1, 'modulated_conv2d_layer: kernel must be odd, got %r' % (kernel,)
     in_fmaps = x.shape[1].value
-    if fused_modconv and (up or down) and x.shape[0].value is None:
-        # Our upsample_conv_2d / conv_downsample_2d need a static number of channel groups, which the
-        # fused layout cannot give for an unknown minibatch size; the non-fused path computes the same.
-        fused_modconv = False
 
     w = get_weight([kernel, kernel, in_fmaps, fmaps], gain=gain, use_wscale=use_wscale, lrmul=lrmul,
                    weight_var=weight_var)

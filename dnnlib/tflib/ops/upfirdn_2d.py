@@ -23,7 +23,8 @@ def upfirdn_2d(x, k, upx=1, upy=1, downx=1, downy=1, padx0=0, padx1=0, pady0=0, 
     """Upsample, pad, FIR-filter and downsample a batch of 2-D images.
 
     Args:
-        x: `[majorDim, inH, inW, minorDim]` tensor (majorDim may be unknown; the rest must be static).
+        x: `[majorDim, inH, inW, minorDim]` tensor; inH and inW must be static, majorDim and minorDim
+            may be unknown.
         k: 2-D FIR kernel `[kernelH, kernelW]`, a NumPy array or nested list (constant).
         upx, upy: integer upsampling factors (zeros inserted after every pixel).
         downx, downy: integer downsampling factors.
@@ -64,13 +65,20 @@ def _check_kernel(k, func_name):
 
 
 def _static_image_shape(x, func_name):
-    """Static (inH, inW, minorDim) of a `[majorDim, inH, inW, minorDim]` tensor."""
+    """(inH, inW, minorDim) of a `[majorDim, inH, inW, minorDim]` tensor: static inH and inW, and minorDim
+    as a Python int when static, else as an int32 scalar tensor."""
     if x.shape.rank != 4:
         raise ValueError("%s: x must be a 4-D tensor, got shape %s" % (func_name, x.shape))
     dims = x.shape.as_list()
-    if any(d is None for d in dims[1:]):
-        raise ValueError("%s: x must have static sizes in all but the first dimension, got shape %s" % (func_name, x.shape))
-    return dims[1], dims[2], dims[3]
+    if dims[1] is None or dims[2] is None:
+        raise ValueError("%s: x must have static inH and inW, got shape %s" % (func_name, x.shape))
+    return dims[1], dims[2], _size(x, 3)
+
+
+def _size(x, axis):
+    """Size of `x` along `axis`: a Python int when known statically, else an int32 scalar tensor."""
+    size = x.shape.as_list()[axis]
+    return size if size is not None else tf.shape(x)[axis]
 
 
 def _check_params(x, k, upx, upy, downx, downy, padx0, padx1, pady0, pady1):
@@ -118,7 +126,8 @@ def _upfirdn_2d_ref(x, k, upx, upy, downx, downy, padx0, padx1, pady0, pady1):
     width = in_w * upx + padx0 + padx1
 
     # Filter every (major, minor) image on its own: move minor next to major, one channel per image.
-    if minor != 1:
+    single_minor = not tf.is_tensor(minor) and minor == 1
+    if not single_minor:
         x = tf.transpose(x, [0, 3, 1, 2])
     x = tf.reshape(x, [-1, height, width, 1])
 
@@ -128,7 +137,7 @@ def _upfirdn_2d_ref(x, k, upx, upy, downx, downy, padx0, padx1, pady0, pady1):
 
     out_h = (height - kernel_h) // downy + 1
     out_w = (width - kernel_w) // downx + 1
-    if minor != 1:
+    if not single_minor:
         x = tf.reshape(x, [-1, minor, out_h, out_w])
         x = tf.transpose(x, [0, 2, 3, 1])
     return tf.reshape(x, [-1, out_h, out_w, minor])
@@ -163,7 +172,7 @@ def _upfirdn_2d_cuda(x, k, upx, upy, downx, downy, padx0, padx1, pady0, pady1):
     def func(x):
         y = plugin.up_fir_dn2d(x=x, k=tf.constant(k, dtype=x.dtype), upx=upx, upy=upy, downx=downx, downy=downy,
                                padx0=padx0, padx1=padx1, pady0=pady0, pady1=pady1)
-        y.set_shape([x.shape[0], out_h, out_w, minor])
+        y.set_shape([x.shape[0], out_h, out_w, x.shape[3]])
 
         def grad(dy):
             # The adjoint is again an upfirdn_2d, with its own custom gradient: any order works.
@@ -204,18 +213,21 @@ def _check_factor(factor, func_name):
 
 
 def _simple_upfirdn_2d(x, k, up=1, down=1, pad0=0, pad1=0, data_format="NCHW", impl=None):
-    """upfirdn_2d with the same parameters along x and y on an `[N, C, H, W]` or `[N, H, W, C]` image."""
+    """upfirdn_2d with the same parameters along x and y on an `[N, C, H, W]` or `[N, H, W, C]` image.
+
+    H and W must be static; N and C may be unknown."""
     x = tf.convert_to_tensor(x)
     if x.shape.rank != 4:
         raise ValueError("upfirdn_2d: x must be a 4-D image tensor, got shape %s" % (x.shape,))
     if data_format == "NCHW":
-        channels, height, width = x.shape.as_list()[1:]
-        if channels is None or height is None or width is None:
-            raise ValueError("upfirdn_2d: x must have static C, H, W, got shape %s" % (x.shape,))
+        height, width = x.shape.as_list()[2:]
+        if height is None or width is None:
+            raise ValueError("upfirdn_2d: x must have static H and W, got shape %s" % (x.shape,))
+        # Every channel of every image becomes one single-channel image: C need not be static.
         y = tf.reshape(x, [-1, height, width, 1])
         y = upfirdn_2d(y, k, upx=up, upy=up, downx=down, downy=down, padx0=pad0, padx1=pad1, pady0=pad0, pady1=pad1, impl=impl)
         out_h, out_w = y.shape.as_list()[1:3]
-        return tf.reshape(y, [-1, channels, out_h, out_w])
+        return tf.reshape(y, [_size(x, 0), _size(x, 1), out_h, out_w])
     # NHWC already is [majorDim, inH, inW, minorDim].
     return upfirdn_2d(x, k, upx=up, upy=up, downx=down, downy=down, padx0=pad0, padx1=pad1, pady0=pad0, pady1=pad1, impl=impl)
 
@@ -279,21 +291,29 @@ def downsample_2d(x, k=None, factor=2, gain=1, data_format="NCHW", impl=None):
 
 
 def _conv_weight_shape(x, w, data_format, func_name):
-    """Static (convH, convW, inC, outC) of `w` and the number of channel groups of `x`."""
+    """(convH, convW, inC, outC) of `w` and the number of channel groups of `x` (channels // inC).
+
+    convH, convW and inC must be static. outC and the group count are Python ints where x's channels
+    and w's outC are static, else int32 scalar tensors (StyleGAN2's fused modulated convolution puts
+    the minibatch, often unknown at graph-build time, into the groups). Static mismatches raise here;
+    dynamic ones make the convolution op fail at run time.
+    """
     w = tf.convert_to_tensor(w)
-    if w.shape.rank != 4 or not w.shape.is_fully_defined():
-        raise ValueError("%s: w must be a static 4-D [kh, kw, inC, outC] tensor, got shape %s" % (func_name, w.shape))
+    if w.shape.rank != 4:
+        raise ValueError("%s: w must be a 4-D [kh, kw, inC, outC] tensor, got shape %s" % (func_name, w.shape))
     conv_h, conv_w, in_c, out_c = w.shape.as_list()
+    if conv_h is None or conv_w is None or in_c is None:
+        raise ValueError("%s: w must have static kh, kw and inC, got shape %s" % (func_name, w.shape))
     if conv_h != conv_w:
         raise ValueError("%s: w must be spatially square, got shape %s" % (func_name, w.shape))
-    channels = x.shape[1] if data_format == "NCHW" else x.shape[3]
-    channels = getattr(channels, "value", channels)
-    if channels is None or channels % in_c != 0:
-        raise ValueError("%s: x has %s channels, not a multiple of w's %d input channels" % (func_name, channels, in_c))
-    num_groups = channels // in_c
-    if out_c % num_groups != 0:
-        raise ValueError("%s: w's %d output channels do not split into %d groups" % (func_name, out_c, num_groups))
-    return w, (conv_h, conv_w, in_c, out_c), num_groups
+    channel_axis = 1 if data_format == "NCHW" else 3
+    channels = x.shape.as_list()[channel_axis]
+    if channels is not None and channels % in_c != 0:
+        raise ValueError("%s: x has %d channels, not a multiple of w's %d input channels" % (func_name, channels, in_c))
+    if channels is not None and out_c is not None and out_c % (channels // in_c) != 0:
+        raise ValueError("%s: w's %d output channels do not split into %d groups" % (func_name, out_c, channels // in_c))
+    num_groups = _size(x, channel_axis) // in_c
+    return w, (conv_h, conv_w, in_c, _size(w, 3)), num_groups
 
 
 def upsample_conv_2d(x, w, k=None, factor=2, gain=1, data_format="NCHW", impl=None):
@@ -301,8 +321,9 @@ def upsample_conv_2d(x, w, k=None, factor=2, gain=1, data_format="NCHW", impl=No
 
     Args:
         x: `[N, C, H, W]` or `[N, H, W, C]` images; C may be `groups * inC` (grouped convolution, the
-            group `g` of outputs then uses inputs `g * inC ... (g + 1) * inC - 1`).
-        w: `[convH, convW, inC, outC]` convolution weights (square).
+            group `g` of outputs then uses inputs `g * inC ... (g + 1) * inC - 1`). H, W static; N and C
+            may be unknown (groups = C // inC is then computed at run time).
+        w: `[convH, convW, inC, outC]` convolution weights (square; outC may be unknown).
         k: FIR kernel, 1-D or square 2-D (default `[1] * factor`), normalised to sum 1.
         factor: integer upsampling factor.
         gain: scaling factor of the output.
@@ -323,7 +344,9 @@ def upsample_conv_2d(x, w, k=None, factor=2, gain=1, data_format="NCHW", impl=No
 
     # conv2d_transpose takes [kh, kw, outputs, inputs] and correlates the other way round, so flip the
     # kernel spatially and swap in/out per group: filter[:, :, o, g * inC + c] = w[::-1, ::-1, c, g * outG + o].
-    out_per_group = out_c // num_groups
+    # With an unknown group count or outC, the reshapes take them from tf.shape.
+    static_groups = not tf.is_tensor(num_groups) and not tf.is_tensor(out_c)
+    out_per_group = out_c // num_groups if static_groups else -1
     w = tf.reshape(w, [conv_h, conv_w, in_c, num_groups, out_per_group])
     w = tf.transpose(w[::-1, ::-1], [0, 1, 4, 3, 2])
     w = tf.reshape(w, [conv_h, conv_w, out_per_group, num_groups * in_c])
@@ -335,7 +358,7 @@ def upsample_conv_2d(x, w, k=None, factor=2, gain=1, data_format="NCHW", impl=No
     height, width = x.shape.as_list()[1:3]
     if height is None or width is None:
         raise ValueError("upsample_conv_2d: x must have static H and W, got shape %s" % (x.shape,))
-    output_shape = tf.stack([tf.shape(x)[0], (height - 1) * factor + conv_h, (width - 1) * factor + conv_w, out_c])
+    output_shape = tf.stack([_size(x, 0), (height - 1) * factor + conv_h, (width - 1) * factor + conv_w, out_c])
     x = tf.nn.conv2d_transpose(x, w, output_shape=output_shape, strides=[1, factor, factor, 1], padding="VALID",
                                data_format="NHWC")
     if data_format == "NCHW":
@@ -347,8 +370,9 @@ def conv_downsample_2d(x, w, k=None, factor=2, gain=1, data_format="NCHW", impl=
     """FIR filtering followed by a strided convolution (one layer of the StyleGAN2 discriminator).
 
     Args:
-        x: `[N, C, H, W]` or `[N, H, W, C]` images; C may be `groups * inC` (grouped convolution).
-        w: `[convH, convW, inC, outC]` convolution weights (square).
+        x: `[N, C, H, W]` or `[N, H, W, C]` images; C may be `groups * inC` (grouped convolution). H, W
+            static; N and C may be unknown.
+        w: `[convH, convW, inC, outC]` convolution weights (square; outC may be unknown).
         k: FIR kernel, 1-D or square 2-D (default `[1] * factor`), normalised to sum 1.
         factor: integer downsampling factor.
         gain: scaling factor of the output.
