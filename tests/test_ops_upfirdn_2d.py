@@ -157,17 +157,8 @@ def grouped_conv_supported():
     return True
 
 
-@pytest.mark.parametrize("impl", IMPLS)
-@pytest.mark.parametrize("data_format", ["NCHW", "NHWC"])
-@pytest.mark.parametrize("grouped", [False, True], ids=["plain", "grouped"])
-def test_resample_official_cases(sess, reference, data_format, impl, grouped, request):
-    maybe_plugin(impl, request)
-    if grouped and not grouped_conv_supported():
-        pytest.skip("this TF build has no grouped convolutions on the CPU (try TF_ENABLE_ONEDNN_OPTS=1)")
-    folder, all_cases = load_reference(reference, "resample")
-    all_cases = {fmt: [c for c in cases if (c["x"] == "x_grouped") == grouped] for fmt, cases in all_cases.items()}
-    assert all_cases[data_format]
-    data = np.load(os.path.join(folder, "resample_%s.npz" % data_format))
+def resample_inputs(data_format):
+    """The inputs of the official resample cases, by the names used in resample_cases.json."""
     x_nchw = np.random.RandomState(103).randn(2, 3, 8, 12).astype(np.float32)
     inputs = {
         "x": x_nchw,
@@ -179,6 +170,21 @@ def test_resample_official_cases(sess, reference, data_format, impl, grouped, re
     if data_format == "NHWC":
         inputs["x"] = inputs["x"].transpose(0, 2, 3, 1)
         inputs["x_grouped"] = inputs["x_grouped"].transpose(0, 2, 3, 1)
+    return inputs
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("data_format", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("grouped", [False, True], ids=["plain", "grouped"])
+def test_resample_official_cases(sess, reference, data_format, impl, grouped, request):
+    maybe_plugin(impl, request)
+    if grouped and not grouped_conv_supported():
+        pytest.skip("this TF build has no grouped convolutions on the CPU (try TF_ENABLE_ONEDNN_OPTS=1)")
+    folder, all_cases = load_reference(reference, "resample")
+    all_cases = {fmt: [c for c in cases if (c["x"] == "x_grouped") == grouped] for fmt, cases in all_cases.items()}
+    assert all_cases[data_format]
+    data = np.load(os.path.join(folder, "resample_%s.npz" % data_format))
+    inputs = resample_inputs(data_format)
 
     fetches = {}
     for case in all_cases[data_format]:
@@ -200,6 +206,111 @@ def test_resample_official_cases(sess, reference, data_format, impl, grouped, re
         np.testing.assert_allclose(values[1], data[name + "/dx"], rtol=1e-4, atol=1e-4, err_msg=name)
         if case["w"] is not None:
             np.testing.assert_allclose(values[2], data[name + "/dw"], rtol=1e-4, atol=1e-3, err_msg=name)
+
+
+def skip_without_grouped_conv():
+    if not grouped_conv_supported():
+        pytest.skip("this TF build has no grouped convolutions on the CPU (try TF_ENABLE_ONEDNN_OPTS=1)")
+
+
+def unknown_channels_placeholder(data_format, spatial):
+    """Placeholder for [N, C, H, W] / [N, H, W, C] images with N and C unknown (static H, W)."""
+    if data_format == "NCHW":
+        return tf.placeholder(tf.float32, [None, None] + list(spatial))
+    return tf.placeholder(tf.float32, [None] + list(spatial) + [None])
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("data_format", ["NCHW", "NHWC"])
+def test_grouped_resample_unknown_channels(sess, reference, data_format, impl, request):
+    """The official grouped cases with the group count known only at run time (x's channels unknown),
+    with w's output channels static (a constant) and unknown (a placeholder), as in StyleGAN2's fused
+    modulated convolution with an unknown minibatch size."""
+    maybe_plugin(impl, request)
+    skip_without_grouped_conv()
+    folder, all_cases = load_reference(reference, "resample")
+    cases = [case for case in all_cases[data_format] if case["x"] == "x_grouped"]
+    assert sorted(case["func"] for case in cases) == ["conv_downsample_2d", "upsample_conv_2d"]
+    data = np.load(os.path.join(folder, "resample_%s.npz" % data_format))
+    inputs = resample_inputs(data_format)
+    channel_axis = 1 if data_format == "NCHW" else 3
+    spatial_axes = [2, 3] if data_format == "NCHW" else [1, 2]
+
+    x = unknown_channels_placeholder(data_format, [8, 12])
+    w_unknown = tf.placeholder(tf.float32, [3, 3, 3, None])
+    w_constant = tf.constant(inputs["w_grouped"])
+    fetches = {}
+    for case in cases:
+        for w in [w_unknown, w_constant]:
+            y = RESAMPLE_FUNCS[case["func"]](x, w, data_format=data_format, impl=impl, **case["kwargs"])
+            expected_shape = [None] * 4
+            for axis in spatial_axes:
+                expected_shape[axis] = case["y_shape"][axis]
+            if w is w_constant:
+                expected_shape[channel_axis] = case["y_shape"][channel_axis]  # Static outC stays known.
+            assert y.shape.as_list() == expected_shape, case["name"]
+            grads = tf.gradients(tf.reduce_sum(y * data[case["name"] + "/R"]), [x, w])
+            fetches[(case["name"], w is w_constant)] = [y] + grads
+    results = sess.run(fetches, {x: inputs["x_grouped"], w_unknown: inputs["w_grouped"]})
+    for (name, w_static), (y, dx, dw) in results.items():
+        message = "%s (w static: %s)" % (name, w_static)
+        np.testing.assert_allclose(y, data[name + "/y"], rtol=1e-4, atol=1e-4, err_msg=message)
+        np.testing.assert_allclose(dx, data[name + "/dx"], rtol=1e-4, atol=1e-4, err_msg=message)
+        np.testing.assert_allclose(dw, data[name + "/dw"], rtol=1e-4, atol=1e-3, err_msg=message)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("data_format", ["NCHW", "NHWC"])
+def test_grouped_resample_second_order_unknown_channels(sess, data_format, impl, request):
+    """Second derivatives of a gradient norm (as in the R1 and path-length penalties) through the grouped
+    layers with unknown channels, against the same layers applied group by group with static shapes."""
+    maybe_plugin(impl, request)
+    skip_without_grouped_conv()
+    rng = np.random.RandomState(21)
+    num_groups, in_c, out_c = 3, 2, 4
+    channel_axis = 1 if data_format == "NCHW" else 3
+    x_value = rng.randn(2, num_groups * in_c, 6, 6).astype(np.float32)
+    if data_format == "NHWC":
+        x_value = x_value.transpose(0, 2, 3, 1)
+    w_value = rng.randn(3, 3, in_c, num_groups * out_c).astype(np.float32)
+    x = unknown_channels_placeholder(data_format, [6, 6])
+    w = tf.placeholder(tf.float32, [3, 3, in_c, None])
+    x_static = tf.constant(x_value)
+    w_static = tf.constant(w_value)
+
+    def penalty_grads(x, w, y, r):
+        # A loss non-linear in x, the squared norm of its gradient, and that penalty's gradients.
+        dx = tf.gradients(tf.reduce_sum(tf.sin(y) * r), [x])[0]
+        return tf.gradients(tf.reduce_sum(tf.square(dx)), [x, w])
+
+    fetches = {}
+    for func in [ufd.upsample_conv_2d, ufd.conv_downsample_2d]:
+        y_grouped = func(x, w, k=[1, 3, 3, 1], data_format=data_format, impl=impl)
+        y_split = tf.concat([
+            func(xg, wg, k=[1, 3, 3, 1], data_format=data_format, impl="ref")
+            for xg, wg in zip(tf.split(x_static, num_groups, axis=channel_axis), tf.split(w_static, num_groups, axis=3))
+        ], axis=channel_axis)
+        r_value = rng.randn(*y_split.shape.as_list()).astype(np.float32)
+        fetches[func.__name__] = (penalty_grads(x, w, y_grouped, r_value),
+                                  penalty_grads(x_static, w_static, y_split, r_value))
+    results = sess.run(fetches, {x: x_value, w: w_value})
+    for name, (grouped, split) in results.items():
+        for got, want, what in zip(grouped, split, ["dx", "dw"]):
+            assert np.abs(want).max() > 1e-2, name  # The second derivatives do not vanish.
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max(), err_msg="%s %s" % (name, what))
+
+
+@pytest.mark.parametrize("func", [ufd.upsample_conv_2d, ufd.conv_downsample_2d], ids=["up", "down"])
+def test_grouped_resample_runtime_mismatch_errors(sess, func):
+    skip_without_grouped_conv()
+    x = tf.placeholder(tf.float32, [None, None, 8, 8])
+    w = tf.placeholder(tf.float32, [3, 3, 3, None])
+    y = func(x, w, impl="ref")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="channels of x are not a multiple of the 3 input channels of w"):
+        sess.run(y, {x: np.ones([1, 5, 8, 8]), w: np.ones([3, 3, 3, 4])})
+    with pytest.raises(tf.errors.InvalidArgumentError, match="output channels of w do not split"):
+        sess.run(y, {x: np.ones([1, 6, 8, 8]), w: np.ones([3, 3, 3, 5])})
+    assert sess.run(y, {x: np.ones([2, 6, 8, 8]), w: np.ones([3, 3, 3, 4])}).shape[:2] == (2, 4)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -314,31 +425,45 @@ def test_cuda_third_order_matches_ref(sess, plugin_built):
 
 
 @pytest.mark.parametrize("impl", IMPLS)
-def test_unknown_batch_placeholders(sess, impl, request):
+def test_unknown_batch_and_channels_placeholders(sess, impl, request):
+    """Unknown N, and unknown N and C (C is upfirdn_2d's minorDim in NHWC), give the static results."""
     maybe_plugin(impl, request)
     rng = np.random.RandomState(3)
     x_nchw = rng.randn(3, 4, 8, 8).astype(np.float32)
     w = rng.randn(3, 3, 4, 6).astype(np.float32)
-    for data_format in ["NCHW", "NHWC"]:
+    fetches, feed = [], {}
+    for data_format in ["NCHW", "NHWC", "upfirdn_2d"]:
         x_value = x_nchw if data_format == "NCHW" else x_nchw.transpose(0, 2, 3, 1)
-        x_unknown = tf.placeholder(tf.float32, [None] + list(x_value.shape[1:]))
         x_known = tf.constant(x_value)
-        builders = [
-            lambda x: ufd.upfirdn_2d(x, np.ones([2, 3]), upx=2, downy=2, padx0=1, pady1=-1, impl=impl),
-            lambda x: ufd.filter_2d(x, [1, 3, 3, 1], data_format=data_format, impl=impl),
-            lambda x: ufd.upsample_2d(x, [1, 3, 3, 1], data_format=data_format, impl=impl),
-            lambda x: ufd.downsample_2d(x, [1, 3, 3, 1], data_format=data_format, impl=impl),
-            lambda x: ufd.upsample_conv_2d(x, tf.constant(w), [1, 3, 3, 1], data_format=data_format, impl=impl),
-            lambda x: ufd.conv_downsample_2d(x, tf.constant(w), [1, 3, 3, 1], data_format=data_format, impl=impl),
-        ]
+        x_unknown_batch = tf.placeholder(tf.float32, [None] + list(x_value.shape[1:]))
+        x_unknown_channels = unknown_channels_placeholder("NCHW" if data_format == "NCHW" else "NHWC", [8, 8])
+        feed.update({x_unknown_batch: x_value, x_unknown_channels: x_value})
+        if data_format == "upfirdn_2d":  # [majorDim, inH, inW, minorDim]
+            builders = [lambda x: ufd.upfirdn_2d(x, np.ones([2, 3]), upx=2, downy=2, padx0=1, pady1=-1, impl=impl)]
+        else:
+            builders = [
+                lambda x, fmt=data_format: ufd.filter_2d(x, [1, 3, 3, 1], data_format=fmt, impl=impl),
+                lambda x, fmt=data_format: ufd.upsample_2d(x, [1, 3, 3, 1], data_format=fmt, impl=impl),
+                lambda x, fmt=data_format: ufd.downsample_2d(x, [1, 3, 3, 1], data_format=fmt, impl=impl),
+                lambda x, fmt=data_format: ufd.upsample_conv_2d(x, tf.constant(w), [1, 3, 3, 1], data_format=fmt,
+                                                                impl=impl),
+                lambda x, fmt=data_format: ufd.conv_downsample_2d(x, tf.constant(w), [1, 3, 3, 1], data_format=fmt,
+                                                                  impl=impl),
+            ]
         for build in builders:
-            y_unknown = build(x_unknown)
             y_known = build(x_known)
-            assert y_unknown.shape.as_list() == [None] + y_known.shape.as_list()[1:]
-            grad = tf.gradients(tf.reduce_sum(tf.square(y_unknown)), [x_unknown])[0]
-            assert grad.shape.as_list()[1:] == list(x_value.shape[1:])
-            a, b, _ = sess.run([y_unknown, y_known, grad], {x_unknown: x_value})
-            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+            grad_known = tf.gradients(tf.reduce_sum(tf.square(y_known)), [x_known])[0]
+            for x_unknown in [x_unknown_batch, x_unknown_channels]:
+                y_unknown = build(x_unknown)
+                assert y_unknown.shape[0].value is None and y_unknown.shape.is_compatible_with(y_known.shape)
+                if x_unknown is x_unknown_batch:
+                    assert y_unknown.shape.as_list()[1:] == y_known.shape.as_list()[1:]
+                grad = tf.gradients(tf.reduce_sum(tf.square(y_unknown)), [x_unknown])[0]
+                assert grad.shape.is_compatible_with(x_value.shape)
+                fetches.append((y_unknown, y_known, grad, grad_known))
+    for y_unknown, y_known, grad, grad_known in sess.run(fetches, feed):
+        np.testing.assert_allclose(y_unknown, y_known, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(grad, grad_known, rtol=1e-5, atol=1e-5)
 
 
 def test_automatic_impl_matches_ref(sess):
@@ -376,3 +501,7 @@ def test_bad_inputs_raise_clear_errors(sess):
         ufd.filter_2d(tf.zeros([1, 1, 4, 4]), [1, 2, 1], data_format="CHWN", impl="ref")
     with pytest.raises(ValueError, match="multiple"):
         ufd.conv_downsample_2d(tf.zeros([1, 5, 8, 8]), tf.zeros([3, 3, 2, 4]), impl="ref")
+    with pytest.raises(ValueError, match="5 output channels do not split into 2 groups"):
+        ufd.upsample_conv_2d(tf.zeros([1, 6, 8, 8]), tf.zeros([3, 3, 3, 5]), impl="ref")
+    with pytest.raises(ValueError, match="static kh, kw and inC"):
+        ufd.conv_downsample_2d(tf.zeros([1, 6, 8, 8]), tf.placeholder(tf.float32, [3, 3, None, 4]), impl="ref")

@@ -295,8 +295,8 @@ def _conv_weight_shape(x, w, data_format, func_name):
 
     convH, convW and inC must be static. outC and the group count are Python ints where x's channels
     and w's outC are static, else int32 scalar tensors (StyleGAN2's fused modulated convolution puts
-    the minibatch, often unknown at graph-build time, into the groups). Static mismatches raise here;
-    dynamic ones make the convolution op fail at run time.
+    the minibatch, often unknown at graph-build time, into the groups). Static mismatches raise here,
+    dynamic ones when the returned `w` is evaluated.
     """
     w = tf.convert_to_tensor(w)
     if w.shape.rank != 4:
@@ -312,8 +312,20 @@ def _conv_weight_shape(x, w, data_format, func_name):
         raise ValueError("%s: x has %d channels, not a multiple of w's %d input channels" % (func_name, channels, in_c))
     if channels is not None and out_c is not None and out_c % (channels // in_c) != 0:
         raise ValueError("%s: w's %d output channels do not split into %d groups" % (func_name, out_c, channels // in_c))
-    num_groups = _size(x, channel_axis) // in_c
-    return w, (conv_h, conv_w, in_c, _size(w, 3)), num_groups
+    channels = _size(x, channel_axis)
+    num_groups = channels // in_c
+    out_c = _size(w, 3)
+    if tf.is_tensor(channels) or tf.is_tensor(out_c):
+        # Without these checks a mismatch surfaces as an obscure error of the (oneDNN) convolution.
+        checks = [
+            tf.debugging.assert_equal(channels % in_c, 0, message="%s: the channels of x are not a multiple "
+                                      "of the %d input channels of w" % (func_name, in_c)),
+            tf.debugging.assert_equal(out_c % tf.maximum(num_groups, 1), 0, message="%s: the output channels of w "
+                                      "do not split into (channels of x) // %d groups" % (func_name, in_c)),
+        ]
+        with tf.control_dependencies(checks):
+            w = tf.identity(w)
+    return w, (conv_h, conv_w, in_c, out_c), num_groups
 
 
 def upsample_conv_2d(x, w, k=None, factor=2, gain=1, data_format="NCHW", impl=None):
