@@ -1,6 +1,8 @@
 """Fréchet Inception Distance (FID): the Fréchet distance between Gaussians fitted to the Inception-v3
 pool features (2048-d) of real and of generated images."""
 
+import warnings
+
 import numpy as np
 import scipy.linalg
 
@@ -18,8 +20,11 @@ def feature_statistics(features):
 def frechet_distance(mu_real, sigma_real, mu_fake, sigma_fake):
     """||mu_fake - mu_real||^2 + tr(sigma_fake + sigma_real - 2 sqrtm(sigma_fake sigma_real)), real part."""
     m = np.square(mu_fake - mu_real).sum()
-    # sqrtm without `disp=`: deprecated in SciPy 1.16+, and the default in every version returns the matrix alone.
-    s = scipy.linalg.sqrtm(np.dot(sigma_fake, sigma_real))
+    # sqrtm without `disp=` (deprecated in SciPy 1.16+; every version returns the matrix alone by default).
+    # Singular products (e.g. fewer images than features) only warn, as disp=False kept quiet upstream.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        s = scipy.linalg.sqrtm(np.dot(sigma_fake, sigma_real))
     dist = m + np.trace(sigma_fake + sigma_real - 2 * s)
     return float(np.real(dist))
 

@@ -90,7 +90,7 @@ class LS(metric_base.MetricBase):
         result_expr = []
         for gpu_idx in range(num_gpus):
             with tf.device("/gpu:%d" % gpu_idx):
-                Gs_clone = Gs.clone()
+                Gs_clone = metric_base.clone_for_device(Gs, num_gpus)
                 latents = tf.random_normal([self.minibatch_per_gpu] + Gs_clone.input_shape[1:])
                 labels = self._get_random_labels_tf(self.minibatch_per_gpu)
                 dlatents = Gs_clone.components.mapping.get_output_for(latents, labels, **Gs_kwargs)
@@ -105,7 +105,7 @@ class LS(metric_base.MetricBase):
 
                 result = dict(latents=latents, dlatents=dlatents[:, -1])
                 for attrib_idx, classifier in classifiers.items():
-                    logits = classifier.clone().get_output_for(images, None)
+                    logits = metric_base.clone_for_device(classifier, num_gpus).get_output_for(images, None)
                     result[attrib_idx] = tf.nn.softmax(tf.concat([logits, -logits], axis=1))
                 result_expr.append(result)
 

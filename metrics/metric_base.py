@@ -105,6 +105,23 @@ class _NoProgress:
 # ------------------------------------------------------------------------------------------------------
 # Metrics.
 
+def clone_for_device(net, num_gpus, **overrides):
+    """A copy of `net` with its own variables on the current device, as each GPU's tower needs; with one
+    GPU and no overrides the network itself (building a clone costs a second graph construction)."""
+    if num_gpus == 1 and not overrides:
+        return net
+    return net.clone(**overrides)
+
+
+def run_on_gpus(net, images, num_gpus):
+    """net.run(images) split over `num_gpus` (the batch padded to a multiple of num_gpus, the padding dropped)."""
+    num_images = images.shape[0]
+    padding = -num_images % num_gpus
+    if padding:
+        images = np.concatenate([images, np.repeat(images[-1:], padding, axis=0)], axis=0)
+    return net.run(images, num_gpus=num_gpus, assume_frozen=True)[:num_images]
+
+
 class MetricBase:
     """One metric, evaluated on network pickles by `run()`; subclasses implement `_evaluate()`."""
 
@@ -263,7 +280,7 @@ class MetricBase:
         for images in self._iterate_reals(minibatch_size, num_reals):
             if max_reals is not None:
                 images = images[:max_reals - num_done]
-            features.append(feature_net.run(images, num_gpus=num_gpus, assume_frozen=True))
+            features.append(run_on_gpus(feature_net, images, num_gpus))
             num_done += images.shape[0]
             bar.update(images.shape[0])
             if max_reals is not None and num_done >= max_reals:
@@ -313,8 +330,8 @@ class MetricBase:
         result_expr = []
         for gpu_idx in range(num_gpus):
             with tf.device("/gpu:%d" % gpu_idx):
-                Gs_clone = Gs.clone()
-                feature_net_clone = feature_net.clone()
+                Gs_clone = clone_for_device(Gs, num_gpus)
+                feature_net_clone = clone_for_device(feature_net, num_gpus)
                 images = self._generate_fakes_expr(Gs_clone, Gs_kwargs, minibatch_per_gpu)
                 images = tflib.convert_images_to_uint8(images)
                 result_expr.append(feature_net_clone.get_output_for(images))

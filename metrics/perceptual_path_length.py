@@ -121,8 +121,8 @@ class PPL(metric_base.MetricBase):
         distance_expr = []
         for gpu_idx in range(num_gpus):
             with tf.device("/gpu:%d" % gpu_idx):
-                Gs_clone = Gs.clone(**self.Gs_overrides)
-                distance_expr.append(self._distance_expr(Gs_clone, distance_measure.clone(), Gs_kwargs))
+                Gs_clone = Gs.clone(**self.Gs_overrides)  # Always a clone: the overrides change how it is built.
+                distance_expr.append(self._distance_expr(Gs_clone, metric_base.clone_for_device(distance_measure, num_gpus), Gs_kwargs))
 
         all_distances = []
         bar = metric_base.progress_bar(self.num_samples, "%s samples" % self.name)

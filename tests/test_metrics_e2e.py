@@ -118,7 +118,8 @@ def _run_metric(env, args, run_dir, network_pkl=None, **run_kwargs):
     metric = dnnlib.util.call_func_by_name(**args)
     run_kwargs.setdefault("dataset_args", env.dataset_args)
     run_kwargs.setdefault("mirror_augment", False)
-    metric.run(network_pkl or env.gs_pkl, run_dir=run_dir, num_gpus=1, **run_kwargs)
+    run_kwargs.setdefault("num_gpus", 1)
+    metric.run(network_pkl or env.gs_pkl, run_dir=run_dir, **run_kwargs)
     return metric
 
 
@@ -190,6 +191,17 @@ def test_fid_real_statistics_cached_and_reused(env, tmp_path, monkeypatch):
     assert len(os.listdir(cache_dir)) == 3
 
 
+def test_two_gpu_towers_and_max_reals(env, tmp_path, monkeypatch):
+    """num_gpus=2 (two towers on the CPU) with a last real minibatch that does not split evenly."""
+    cache_dir = str(tmp_path / "cache")
+    monkeypatch.setenv("STYLEGAN2_CACHE_DIR", cache_dir)
+    metric = _run_metric(env, small_metric_args("fid50k_full", num_images=8, max_reals=37), str(tmp_path), num_gpus=2)
+    assert metric.get_results()["fid50k_full"] > 0
+    features = _stand_in_features(os.path.join(env.nets_dir, "inception_v3_features.pkl"), env.reals[:37])
+    with np.load(os.path.join(cache_dir, os.listdir(cache_dir)[0])) as data:
+        np.testing.assert_allclose(data["mu"], features.mean(axis=0), rtol=1e-5, atol=1e-6)
+
+
 def test_fid_and_is_of_a_constant_generator(env, tmp_path):
     """All fakes equal: FID = |mu_f - mu_r|^2 + tr(sigma_r), with mu_f the features of that one image; IS = 1."""
     fid = _run_metric(env, small_metric_args("fid50k_full", num_images=16), str(tmp_path),
@@ -251,7 +263,7 @@ def test_metric_without_dataset_gives_clear_error(env, tmp_path):
 # run_metrics.py
 
 def _cli(env, tmp_path, *extra):
-    return run_metrics.main(["--network", env.full_pkl, "--dataset", "tiny", "--data-dir",
+    return run_metrics.main(["--network", env.gs_pkl, "--dataset", "tiny", "--data-dir",
                              os.path.dirname(env.dataset_dir), "--result-dir", str(tmp_path / "results")] + list(extra))
 
 
@@ -264,8 +276,8 @@ def test_run_metrics_cli(env, tmp_path, monkeypatch):
     run_dir = tmp_path / "results" / run_dirs[0]
     fid_line = (run_dir / "metric-fid50k.txt").read_text().strip()
     ppl_line = (run_dir / "metric-ppl_wend.txt").read_text().strip()
-    assert re.match(r"^network-full +time .* fid50k \d+\.\d+$", fid_line)
-    assert re.match(r"^network-full +time .* ppl_wend \d+\.\d+$", ppl_line)
+    assert re.match(r"^network-snapshot-000000 +time .* fid50k \d+\.\d+$", fid_line)
+    assert re.match(r"^network-snapshot-000000 +time .* ppl_wend \d+\.\d+$", ppl_line)
     log = (run_dir / "log.txt").read_text()
     assert fid_line in log and ppl_line in log
 
