@@ -127,6 +127,23 @@ def layer_cases(reference, npz_name, kind):
     return cases, np.load(os.path.join(folder, npz_name))
 
 
+def conv_batch_sizes(out):
+    """Static minibatch size of the input of every forward convolution with the layer's weight (not the
+    constant FIR kernels of the ref upfirdn_2d) in the layer that made `out`.
+
+    The fused modulated convolution runs one grouped convolution on a batch of 1, the non-fused one
+    runs on the minibatch."""
+    scope = out.op.name.split('/')[0] + '/'
+    sizes = []
+    for op in out.graph.get_operations():
+        if op.name.startswith(scope) and op.type in ('Conv2D', 'Conv2DBackpropInput'):
+            if op.inputs[1].op.type == 'Const':
+                continue
+            x = op.inputs[2] if op.type == 'Conv2DBackpropInput' else op.inputs[0]  # (sizes, filter, x)
+            sizes.append(x.shape[0].value)
+    return sizes
+
+
 @pytest.mark.parametrize('batch_known', [True, False], ids=['static_batch', 'unknown_batch'])
 def test_modulated_conv2d_layer(sess, reference, batch_known):
     cases, data = layer_cases(reference, 'modulated_conv2d.npz', 'modulated_conv2d')
@@ -145,6 +162,9 @@ def test_modulated_conv2d_layer(sess, reference, batch_known):
         with tf.variable_scope(name, reuse=True):
             variables = {v: tf.get_variable(v) for v in ['weight', 'mod_weight', 'mod_bias']}
         assert out.shape.as_list()[1:] == case['out_shape'][1:], name
+        # The fused cases, up/down with an unknown minibatch included, take the grouped path.
+        want_batch = 1 if case['fused_modconv'] else x_in.shape[0].value
+        assert conv_batch_sizes(out) == [want_batch], name
         vars_key = 'vars_k%d' % case['kernel']
         assigns.update({var: data['%s/%s' % (vars_key, v)] for v, var in variables.items()})
         loss = tf.reduce_sum(out * data[name + '/R'])
@@ -156,6 +176,39 @@ def test_modulated_conv2d_layer(sess, reference, batch_known):
     for name, arrays in results.items():
         for key, got in arrays.items():
             assert_close(got, data['%s/%s' % (name, key)], '%s/%s' % (name, key), rtol=1e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize('resample', ['up', 'down', 'none'])
+def test_modulated_conv2d_second_order_unknown_batch(sess, resample):
+    """The gradients of gradient norms (R1 penalty: w.r.t. the images, path-length regularizer: w.r.t.
+    the w vectors) through the fused grouped layer with an unknown minibatch equal the non-fused layer's."""
+    rnd = np.random.RandomState(6)
+    x_value = rnd.randn(3, 4, 8, 8).astype(np.float32)
+    y_value = rnd.randn(3, 16).astype(np.float32)
+    x_in = tf.placeholder(tf.float32, [None, 4, 8, 8])
+    y_in = tf.placeholder(tf.float32, [None, 16])
+    outputs = {}
+    for fused in [True, False]:
+        with tf.variable_scope('layer', reuse=tf.AUTO_REUSE):
+            outputs[fused] = nets.modulated_conv2d_layer(x_in, y_in, fmaps=5, kernel=3, up=resample == 'up',
+                                                         down=resample == 'down', resample_kernel=[1, 3, 3, 1],
+                                                         fused_modconv=fused)
+        assert conv_batch_sizes(outputs[fused]) == [1 if fused else None]
+    with tf.variable_scope('layer', reuse=True):
+        variables = [tf.get_variable(name) for name in ['weight', 'mod_weight', 'mod_bias']]
+    tflib.set_vars({var: 0.5 * rnd.randn(*var.shape.as_list()) for var in variables})
+    r_value = rnd.randn(*outputs[True].shape.as_list()[1:]).astype(np.float32)
+
+    fetches = {}
+    for fused, out in outputs.items():
+        loss = tf.reduce_sum(tf.nn.softplus(out) * r_value)  # Non-linear, so that d(penalty)/dx is not 0.
+        dx, dy = tf.gradients(loss, [x_in, y_in])
+        penalty = tf.reduce_sum(tf.square(dx)) + tf.reduce_sum(tf.square(dy))
+        fetches[fused] = tf.gradients(penalty, [x_in, y_in] + variables)
+    results = sess.run(fetches, {x_in: x_value, y_in: y_value})
+    for name, got, want in zip(['x', 'y', 'weight', 'mod_weight', 'mod_bias'], results[True], results[False]):
+        assert np.abs(want).max() > 1e-3, name
+        assert_close(got, want, 'd(penalty)/d%s' % name, rtol=1e-4, atol=1e-4 * np.abs(want).max())
 
 
 def test_minibatch_stddev_layer(sess, reference):
