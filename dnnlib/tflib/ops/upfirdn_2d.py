@@ -311,7 +311,8 @@ def _conv_weight_shape(x, w, data_format, func_name):
     if channels is not None and channels % in_c != 0:
         raise ValueError("%s: x has %d channels, not a multiple of w's %d input channels" % (func_name, channels, in_c))
     if channels is not None and out_c is not None and out_c % (channels // in_c) != 0:
-        raise ValueError("%s: w's %d output channels do not split into %d groups" % (func_name, out_c, channels // in_c))
+        raise ValueError("%s: w's %d output channels do not split into %d groups"
+                         % (func_name, out_c, channels // in_c))
     channels = _size(x, channel_axis)
     num_groups = channels // in_c
     out_c = _size(w, 3)
