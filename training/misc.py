@@ -201,3 +201,61 @@ def parse_config_for_previous_run(run_dir):
         submit_config = pickle.load(f)
     run_kwargs = submit_config.get("run_func_kwargs", {})
     return dict(train=run_kwargs, dataset=run_kwargs.get("dataset_args", {}))
+
+
+# ------------------------------------------------------------------------------------------------------
+# Snapshot image grids (training).
+
+def setup_snapshot_image_grid(training_set, size="1080p", layout="random"):
+    """A grid of real images for training snapshots: ((gw, gh), reals [gw*gh, C, H, W] uint8, labels).
+
+    size: '1080p', '4k' or '8k' (as many images as fill that screen, 2..32 per side; the grid
+    width at least 3/7/7, height 2/4/4), or an explicit (gw, gh).
+    layout: 'random', or for conditional datasets 'row_per_class', 'col_per_class', 'class4x4'
+    (images grouped by their label's argmax).
+    """
+    img_h, img_w = training_set.shape[1], training_set.shape[2]
+    screens = {"1080p": (1920, 1080, 3, 2), "4k": (3840, 2160, 7, 4), "8k": (7680, 4320, 7, 4)}
+    if isinstance(size, str):
+        if size not in screens:
+            raise ValueError("setup_snapshot_image_grid: size must be one of %s or (gw, gh), got %r"
+                             % (sorted(screens), size))
+        screen_w, screen_h, min_w, min_h = screens[size]
+        grid_w = int(np.clip(screen_w // img_w, min_w, 32))
+        grid_h = int(np.clip(screen_h // img_h, min_h, 32))
+    else:
+        grid_w, grid_h = int(size[0]), int(size[1])
+    num = grid_w * grid_h
+    reals = np.zeros([num] + list(training_set.shape), dtype=training_set.dtype)
+    labels = np.zeros([num, training_set.label_size], dtype=training_set.label_dtype)
+
+    class_block_sizes = dict(row_per_class=(grid_w, 1), col_per_class=(1, grid_h), class4x4=(4, 4))
+    if layout == "random":
+        reals[:], labels[:] = training_set.get_minibatch_np(num)
+    elif layout in class_block_sizes:
+        # Each class fills blocks of bw x bh cells; class k goes to block k, or k + bw*bh, ... once full.
+        block_w, block_h = class_block_sizes[layout]
+        blocks_x = (grid_w - 1) // block_w + 1
+        blocks_y = (grid_h - 1) // block_h + 1
+        blocks = [[] for _ in range(blocks_x * blocks_y)]
+        per_block = block_w * block_h
+        for _ in range(1000000):
+            real, label = training_set.get_minibatch_np(1)
+            block_idx = int(np.argmax(label[0])) if label.shape[1] > 0 else 0
+            while block_idx < len(blocks) and len(blocks[block_idx]) >= per_block:
+                block_idx += per_block
+            if block_idx < len(blocks):
+                blocks[block_idx].append((real[0], label[0]))
+                if all(len(block) >= per_block for block in blocks):
+                    break
+        for block_idx, block in enumerate(blocks):
+            for item_idx, (real, label) in enumerate(block):
+                x = (block_idx % blocks_x) * block_w + item_idx % block_w
+                y = (block_idx // blocks_x) * block_h + item_idx // block_w
+                if x < grid_w and y < grid_h:
+                    reals[x + y * grid_w] = real
+                    labels[x + y * grid_w] = label
+    else:
+        raise ValueError("setup_snapshot_image_grid: unknown layout %r (random, row_per_class, col_per_class, "
+                         "class4x4)" % (layout,))
+    return (grid_w, grid_h), reals, labels
