@@ -1,0 +1,286 @@
+"""Train a StyleGAN2 (configs a-f of the paper's Table 1, the Table 2 variants), or resume a run.
+
+    python run_training.py --data-dir=datasets --dataset=ffhq --config=config-f --mirror-augment=true
+"""
+
+import argparse
+import copy
+import glob
+import os
+import pprint
+import re
+import sys
+
+import dnnlib
+from dnnlib import EasyDict
+from metrics.metric_defaults import metric_defaults
+
+_valid_configs = [
+    # Table 1.
+    "config-a",  # Baseline StyleGAN
+    "config-b",  # + Weight demodulation
+    "config-c",  # + Lazy regularization
+    "config-d",  # + Path length regularization
+    "config-e",  # + No growing, new G & D architectures
+    "config-f",  # + Large networks (default)
+    # Table 2.
+    "config-e-Gorig-Dorig", "config-e-Gorig-Dresnet", "config-e-Gorig-Dskip",
+    "config-e-Gresnet-Dorig", "config-e-Gresnet-Dresnet", "config-e-Gresnet-Dskip",
+    "config-e-Gskip-Dorig", "config-e-Gskip-Dresnet", "config-e-Gskip-Dskip",
+]
+
+
+class UsageError(Exception):
+    """A bad command-line value; the message is one line naming the option."""
+
+
+def build_training_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_kimg, gamma, mirror_augment,
+                          metrics, minibatch_size=None, minibatch_gpu=None):
+    """The keyword arguments of `dnnlib.submit_run` for one training run (run_func_name, submit_config, and
+    those of `training.training_loop.training_loop`)."""
+    train = EasyDict(run_func_name="training.training_loop.training_loop")
+    G = EasyDict(func_name="training.networks_stylegan2.G_main")
+    D = EasyDict(func_name="training.networks_stylegan2.D_stylegan2")
+    G_opt = EasyDict(beta1=0.0, beta2=0.99, epsilon=1e-8)
+    D_opt = EasyDict(beta1=0.0, beta2=0.99, epsilon=1e-8)
+    G_loss = EasyDict(func_name="training.loss.G_logistic_ns_pathreg")
+    D_loss = EasyDict(func_name="training.loss.D_logistic_r1")
+    sched = EasyDict()
+    grid = EasyDict(size="8k", layout="random")
+    sc = dnnlib.SubmitConfig()
+    tf_config = {"rnd.np_random_seed": 1000}
+
+    train.data_dir = data_dir
+    train.total_kimg = total_kimg
+    train.mirror_augment = mirror_augment
+    train.image_snapshot_ticks = train.network_snapshot_ticks = 10
+    sched.G_lrate_base = sched.D_lrate_base = 0.002
+    sched.minibatch_size_base = 32
+    sched.minibatch_gpu_base = 4
+    D_loss.gamma = 10
+    for name in metrics:
+        if name not in metric_defaults:
+            raise UsageError("--metrics: unknown metric %r (known: %s, or none)" % (name, ", ".join(metric_defaults)))
+    metric_list = [metric_defaults[name] for name in metrics]
+    desc = "stylegan2"
+
+    desc += "-" + dataset
+    dataset_args = EasyDict(tfrecord_dir=dataset)
+
+    if num_gpus not in [1, 2, 4, 8]:
+        raise UsageError("--num-gpus: must be 1, 2, 4 or 8, got %r" % (num_gpus,))
+    sc.num_gpus = num_gpus
+    desc += "-%dgpu" % num_gpus
+
+    if config_id not in _valid_configs:
+        raise UsageError("--config: unknown config %r (valid: %s)" % (config_id, ", ".join(_valid_configs)))
+    desc += "-" + config_id
+
+    # Configs A-E: networks as small as the original StyleGAN's.
+    if config_id != "config-f":
+        G.fmap_base = D.fmap_base = 8 << 10
+
+    # Config E: gamma 100 and the chosen G and D architectures.
+    if config_id.startswith("config-e"):
+        D_loss.gamma = 100
+        for arch in ["orig", "skip", "resnet"]:
+            if "G" + arch in config_id:
+                G.architecture = arch
+            if "D" + arch in config_id:
+                D.architecture = arch
+
+    # Configs A-D: progressive growing, with networks that support it.
+    if config_id in ["config-a", "config-b", "config-c", "config-d"]:
+        sched.lod_initial_resolution = 8
+        sched.G_lrate_base = sched.D_lrate_base = 0.001
+        sched.G_lrate_dict = sched.D_lrate_dict = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
+        sched.minibatch_size_base = 32
+        sched.minibatch_size_dict = {8: 256, 16: 128, 32: 64, 64: 32}
+        sched.minibatch_gpu_base = 4
+        sched.minibatch_gpu_dict = {8: 32, 16: 16, 32: 8, 64: 4}
+        G.synthesis_func = "G_synthesis_stylegan_revised"
+        D.func_name = "training.networks_stylegan2.D_stylegan"
+
+    # Configs A-C: no path length regularization.
+    if config_id in ["config-a", "config-b", "config-c"]:
+        G_loss = EasyDict(func_name="training.loss.G_logistic_ns")
+
+    # Configs A-B: no lazy regularization.
+    if config_id in ["config-a", "config-b"]:
+        train.lazy_regularization = False
+
+    # Config A: the original StyleGAN networks.
+    if config_id == "config-a":
+        G = EasyDict(func_name="training.networks_stylegan.G_style")
+        D = EasyDict(func_name="training.networks_stylegan.D_basic")
+
+    if gamma is not None:
+        D_loss.gamma = gamma
+
+    # Minibatch overrides (e.g. for 16 GB cards): they replace the per-resolution tables too.
+    if minibatch_size is not None:
+        sched.minibatch_size_base = minibatch_size
+        sched.minibatch_size_dict = {}
+    if minibatch_gpu is not None:
+        sched.minibatch_gpu_base = minibatch_gpu
+        sched.minibatch_gpu_dict = {}
+    if not sched.get("minibatch_size_dict") and not sched.get("minibatch_gpu_dict"):
+        if sched.minibatch_size_base % (sched.minibatch_gpu_base * num_gpus) != 0:
+            raise UsageError("--minibatch-size: %d is not a multiple of --minibatch-gpu (%d) x --num-gpus (%d)"
+                             % (sched.minibatch_size_base, sched.minibatch_gpu_base, num_gpus))
+
+    sc.submit_target = dnnlib.SubmitTarget.LOCAL
+    sc.local.do_not_copy_source_files = True
+    kwargs = EasyDict(train)
+    kwargs.update(G_args=G, D_args=D, G_opt_args=G_opt, D_opt_args=D_opt, G_loss_args=G_loss, D_loss_args=D_loss)
+    kwargs.update(dataset_args=dataset_args, sched_args=sched, grid_args=grid, metric_arg_list=metric_list,
+                  tf_config=tf_config)
+    kwargs.submit_config = copy.deepcopy(sc)
+    kwargs.submit_config.run_dir_root = result_dir
+    kwargs.submit_config.run_desc = desc
+    return kwargs
+
+
+def find_resume_pkl(result_dir, run_desc):
+    """The latest snapshot (with a training state, if any has one) of the newest run named `*-<run_desc>`
+    in `result_dir`; a UsageError when there is none."""
+    run_dirs = [d for d in glob.glob(os.path.join(result_dir, "*-" + run_desc)) if os.path.isdir(d)
+                and re.match(r"^\d+-", os.path.basename(d))]
+    run_dirs = sorted(run_dirs, key=lambda d: int(os.path.basename(d).split("-")[0]), reverse=True)
+    from training.training_loop import find_latest_snapshot  # pylint: disable=import-outside-toplevel
+    for run_dir in run_dirs:
+        pkl = find_latest_snapshot(run_dir)
+        if pkl is not None:
+            return pkl
+    raise UsageError("--resume=latest: no network-snapshot-*.pkl in any run dir %s/*-%s" % (result_dir, run_desc))
+
+
+def dry_run(kwargs):
+    """Print the configuration and the network tables, then return without training."""
+    import dnnlib.tflib as tflib  # pylint: disable=import-outside-toplevel
+    from training import dataset  # pylint: disable=import-outside-toplevel
+    printable = {key: value for key, value in kwargs.items() if key != "submit_config"}
+    printable["num_gpus"] = kwargs.submit_config.num_gpus
+    printable["run_desc"] = kwargs.submit_config.run_desc
+    print("Training configuration:")
+    pprint.pprint(printable, indent=2, width=120)
+    tflib.init_tf(kwargs.tf_config)
+    training_set = dataset.load_dataset(data_dir=kwargs.data_dir, verbose=True, **kwargs.dataset_args)
+    shape_args = dict(num_channels=training_set.shape[0], resolution=training_set.shape[1],
+                      label_size=training_set.label_size)
+    G = tflib.Network("G", **shape_args, **kwargs.G_args)
+    D = tflib.Network("D", **shape_args, **kwargs.D_args)
+    G.print_layers()
+    D.print_layers()
+    print("Dry run: nothing trained.")
+
+
+# ------------------------------------------------------------------------------------------------------
+
+def _str_to_bool(value):
+    if isinstance(value, bool):
+        return value
+    if value.lower() in ("yes", "true", "t", "y", "1"):
+        return True
+    if value.lower() in ("no", "false", "f", "n", "0"):
+        return False
+    raise argparse.ArgumentTypeError("expected a boolean (true/false), got %r" % value)
+
+
+def _parse_comma_sep(value):
+    if value is None or value.lower() == "none" or value == "":
+        return []
+    return value.split(",")
+
+
+_examples = """examples:
+
+  # Train StyleGAN2 using the FFHQ dataset
+  python %(prog)s --num-gpus=8 --data-dir=~/datasets --config=config-f --dataset=ffhq --mirror-augment=true
+
+  # Continue the newest run of the same dataset/config/GPU count exactly where its last snapshot left it
+  python %(prog)s --num-gpus=8 --data-dir=~/datasets --config=config-f --dataset=ffhq --mirror-augment=true --resume=latest
+
+valid configs:
+
+  """ + ", ".join(_valid_configs) + """
+
+valid metrics:
+
+  """ + ", ".join(sorted(metric_defaults.keys())) + """
+"""
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Train StyleGAN2.", epilog=_examples,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--result-dir", help="Root directory for run results (default: %(default)s)",
+                        default="results", metavar="DIR")
+    parser.add_argument("--data-dir", help="Dataset root directory", required=True)
+    parser.add_argument("--dataset", help="Training dataset", required=True)
+    parser.add_argument("--config", help="Training config (default: %(default)s)", default="config-f",
+                        dest="config_id", metavar="CONFIG")
+    parser.add_argument("--num-gpus", help="Number of GPUs (default: %(default)s)", default=1, type=int, metavar="N")
+    parser.add_argument("--total-kimg", help="Training length in thousands of images (default: %(default)s)",
+                        metavar="KIMG", default=25000, type=float)
+    parser.add_argument("--gamma", help="R1 regularization weight (default is config dependent)", default=None,
+                        type=float)
+    parser.add_argument("--mirror-augment", help="Mirror augment (default: %(default)s)", default=False,
+                        metavar="BOOL", type=_str_to_bool)
+    parser.add_argument("--metrics", help="Comma-separated list of metrics or \"none\" (default: %(default)s)",
+                        default="fid50k", type=_parse_comma_sep)
+    parser.add_argument("--minibatch-size", help="Minibatch size over all GPUs (default is config dependent)",
+                        default=None, type=int, metavar="N")
+    parser.add_argument("--minibatch-gpu", help="Minibatch per GPU; smaller ones accumulate gradients "
+                        "(default is config dependent)", default=None, type=int, metavar="N")
+    parser.add_argument("--resume", help="Network pickle (path or URL) to resume from, or 'latest': the newest "
+                        "snapshot of the newest run with the same dataset, config and GPU count, continued "
+                        "exactly from its training state", default=None, metavar="PKL")
+    parser.add_argument("--resume-kimg", help="Training progress of a --resume pickle that has no training "
+                        "state (default: %(default)s)", default=0.0, type=float, metavar="KIMG")
+    parser.add_argument("--dry-run", help="Print the configuration and the network tables, then exit",
+                        action="store_true")
+    args = parser.parse_args(argv)
+
+    try:
+        if not os.path.isdir(args.data_dir):
+            raise UsageError("--data-dir: %s is not a directory" % args.data_dir)
+        if not os.path.isdir(os.path.join(args.data_dir, args.dataset)):
+            raise UsageError("--dataset: %s not found in --data-dir %s" % (args.dataset, args.data_dir))
+        for name, value in [("--minibatch-size", args.minibatch_size), ("--minibatch-gpu", args.minibatch_gpu)]:
+            if value is not None and value < 1:
+                raise UsageError("%s: must be >= 1, got %d" % (name, value))
+        if args.total_kimg <= 0:
+            raise UsageError("--total-kimg: must be > 0, got %g" % args.total_kimg)
+        kwargs = build_training_kwargs(
+            dataset=args.dataset, data_dir=args.data_dir, result_dir=args.result_dir, config_id=args.config_id,
+            num_gpus=args.num_gpus, total_kimg=args.total_kimg, gamma=args.gamma,
+            mirror_augment=args.mirror_augment, metrics=args.metrics, minibatch_size=args.minibatch_size,
+            minibatch_gpu=args.minibatch_gpu)
+        if args.resume is not None:
+            resume_pkl = args.resume
+            if resume_pkl == "latest":
+                resume_pkl = find_resume_pkl(args.result_dir, kwargs.submit_config.run_desc)
+            elif not dnnlib.util.is_url(resume_pkl, allow_file_urls=True) and not os.path.isfile(resume_pkl):
+                raise UsageError("--resume: %s: no such file" % resume_pkl)
+            kwargs.update(resume_pkl=resume_pkl, resume_kimg=args.resume_kimg, resume_state="auto")
+            print("Resuming from %s" % resume_pkl)
+    except UsageError as e:
+        print("run_training.py: error: %s" % e, file=sys.stderr)
+        return 2
+
+    if args.dry_run:
+        dry_run(kwargs)
+        return 0
+
+    from training.training_loop import TrainingDivergedError  # pylint: disable=import-outside-toplevel
+    try:
+        dnnlib.submit_run(**kwargs)
+    except TrainingDivergedError as e:
+        print("run_training.py: error: %s" % e, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
