@@ -45,3 +45,17 @@ def make_session(num_cpus=1):
     """A session on the current default graph with `num_cpus` logical CPU devices (/cpu:0 ...)."""
     config = tf.ConfigProto(device_count={"CPU": num_cpus}, allow_soft_placement=True)
     return tf.Session(config=config)
+
+
+@pytest.fixture(autouse=True)
+def _no_default_session_leaks():
+    """Leave no process-wide default session behind (init_tf() enters one for good), so tests stay independent."""
+    yield
+    while tf.get_default_session() is not None:
+        session = tf.get_default_session()
+        context = getattr(session, "_default_session", None)
+        if context is None:
+            break  # A `with session.as_default()` block of the test itself: not ours to close.
+        context.__exit__(None, None, None)
+        session.close()
+        tf.reset_default_graph()
