@@ -128,6 +128,7 @@ class MetricBase:
     def __init__(self, name):
         self.name = name
         self._dataset_obj = None
+        self._label_size = 0  # Of the generator under evaluation.
         self._network_pkl = None
         self._data_dir = None
         self._dataset_args = None
@@ -150,6 +151,7 @@ class MetricBase:
         time_begin = time.time()
         with tf.Graph().as_default(), tflib.create_session(tf_config).as_default():
             Gs = self._load_generator(network_pkl, allow_code_execution=allow_code_execution)
+            self._label_size = Gs.input_shapes[1][1] if Gs.num_inputs > 1 else 0
             self._evaluate(Gs, Gs_kwargs=dict(Gs_kwargs), num_gpus=num_gpus)
         self._dataset_obj = None  # It belongs to the graph that just ended.
         self._eval_time = time.time() - time_begin
@@ -228,7 +230,13 @@ class MetricBase:
         """The dataset, loaded once per evaluation in the evaluation's graph (for labels and shapes)."""
         if self._dataset_obj is None:
             self._require_dataset()
-            self._dataset_obj = self._load_dataset()
+            overrides = {}
+            if self._label_size > 0 and "max_label_size" not in self._dataset_args:
+                overrides["max_label_size"] = "full"  # A conditional generator needs the dataset's labels.
+            self._dataset_obj = self._load_dataset(**overrides)
+            if self._dataset_obj.label_size != self._label_size:
+                raise MetricError("metric %s: the network takes %d labels but dataset %s gives %d"
+                                  % (self.name, self._label_size, self._dataset_dir(), self._dataset_obj.label_size))
         return self._dataset_obj
 
     def _load_dataset(self, **overrides):
@@ -270,6 +278,9 @@ class MetricBase:
         dataset_obj.close()
 
     def _get_random_labels_tf(self, minibatch_size):
+        """Labels [N, label_size] drawn from the dataset; an unconditional generator needs no dataset here."""
+        if self._label_size == 0 and not self._dataset_args:
+            return tf.zeros([minibatch_size, 0])
         return self._get_dataset_obj().get_random_labels_tf(minibatch_size)
 
     def _compute_real_features(self, feature_net, num_reals, max_reals, minibatch_size, num_gpus, desc):

@@ -86,6 +86,8 @@ def env(tmp_path_factory):
     e = dnnlib.EasyDict(root=root, reals=_real_images(), dataset_dir=os.path.join(root, "data", "tiny"),
                         nets_dir=os.path.join(root, "nets"), cache_dir=os.path.join(root, "cache"))
     _write_tfrecords(e.dataset_dir, e.reals)
+    with open(os.path.join(e.dataset_dir, "tiny-rxx.labels"), "wb") as f:
+        np.save(f, np.eye(4, dtype=np.float32)[np.arange(NUM_REALS) % 4])
     os.makedirs(e.nets_dir)
     with tf.Graph().as_default(), tflib.create_session().as_default():
         G = tflib.Network("G", func_name="training.networks_stylegan2.G_main", num_channels=3, resolution=RESOLUTION,
@@ -254,9 +256,26 @@ def test_dataset_args_from_training_run_dir(env, tmp_path):
     assert os.path.isfile(os.path.join(run_dir, "metric-kid50k.txt"))
 
 
-def test_metric_without_dataset_gives_clear_error(env, tmp_path):
+def test_conditional_generator_gets_dataset_labels(env, tmp_path):
+    cond_pkl = str(tmp_path / "conditional.pkl")
+    with tf.Graph().as_default(), tflib.create_session().as_default():
+        G = tflib.Network("G", func_name="training.networks_stylegan2.G_main", num_channels=3, resolution=RESOLUTION,
+                          label_size=4, fmap_base=128, fmap_max=32, latent_size=32, dlatent_size=32,
+                          mapping_fmaps=32, mapping_layers=2)
+        misc.save_pkl(G, cond_pkl)  # A lone network is taken as Gs.
+    metric = _run_metric(env, small_metric_args("fid50k", num_images=16), str(tmp_path), network_pkl=cond_pkl)
+    assert metric.get_results()["fid50k"] > 0
+    with pytest.raises(metric_base.MetricError, match="takes 4 labels but dataset .* gives 2"):
+        _run_metric(env, small_metric_args("fid50k", num_images=16), str(tmp_path), network_pkl=cond_pkl,
+                    dataset_args=dict(env.dataset_args, max_label_size=2))
+
+
+def test_metrics_without_dataset(env, tmp_path):
+    """FID needs real images; IS and PPL of an unconditional generator run without a dataset."""
     with pytest.raises(metric_base.MetricError, match="needs a dataset"):
         _run_metric(env, small_metric_args("fid50k"), str(tmp_path), dataset_args=None)
+    metric = _run_metric(env, small_metric_args("ppl_wend", num_samples=8), str(tmp_path), dataset_args=None)
+    assert metric.get_results()["ppl_wend"] > 0
 
 
 # ------------------------------------------------------------------------------------------------------
