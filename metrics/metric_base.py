@@ -149,11 +149,17 @@ class MetricBase:
         self._reset(network_pkl=network_pkl, run_dir=run_dir, data_dir=data_dir, dataset_args=dataset_args,
                     mirror_augment=mirror_augment)
         time_begin = time.time()
-        with tf.Graph().as_default(), tflib.create_session(tf_config).as_default():
-            Gs = self._load_generator(network_pkl, allow_code_execution=allow_code_execution)
-            self._label_size = Gs.input_shapes[1][1] if Gs.num_inputs > 1 else 0
-            self._evaluate(Gs, Gs_kwargs=dict(Gs_kwargs), num_gpus=num_gpus)
-        self._dataset_obj = None  # It belongs to the graph that just ended.
+        # Mirroring and KID subsets draw from NumPy's global RNG: leave it as it was, so that a training run
+        # that evaluates metrics continues exactly as one resumed from the same snapshot.
+        numpy_random_state = np.random.get_state()
+        try:
+            with tf.Graph().as_default(), tflib.create_session(tf_config).as_default():
+                Gs = self._load_generator(network_pkl, allow_code_execution=allow_code_execution)
+                self._label_size = Gs.input_shapes[1][1] if Gs.num_inputs > 1 else 0
+                self._evaluate(Gs, Gs_kwargs=dict(Gs_kwargs), num_gpus=num_gpus)
+        finally:
+            np.random.set_state(numpy_random_state)
+            self._dataset_obj = None  # It belongs to the graph that just ended.
         self._eval_time = time.time() - time_begin
 
         if log_results:

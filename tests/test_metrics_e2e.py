@@ -188,7 +188,12 @@ def test_fid_real_statistics_cached_and_reused(env, tmp_path, monkeypatch):
         assert len(f.read().splitlines()) == 2  # Appended.
 
     # Anything that changes the statistics gets its own entry: mirroring, the number of images.
+    np.random.seed(77)
     _run_metric(env, args, str(tmp_path), mirror_augment=True)
+    assert np.random.randint(1 << 30) == np.random.RandomState(77).randint(1 << 30)  # Global RNG left alone.
+    mirrored_file = [name for name in os.listdir(cache_dir) if name != cache_files[0]][0]
+    with np.load(os.path.join(cache_dir, mirrored_file)) as mirrored, np.load(cache_file) as plain:
+        assert np.abs(mirrored["mu"] - plain["mu"]).max() > 1e-4  # Some images were flipped.
     _run_metric(env, small_metric_args("fid50k_full", max_reals=20), str(tmp_path))
     assert len(os.listdir(cache_dir)) == 3
 
