@@ -17,6 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Hide placement notices of /gpu:0 pins on CPU-only machines.
 
 import numpy as np  # noqa: E402
 
@@ -73,7 +74,7 @@ def main():
     fake_features = feature_net.get_output_for(images_uint8)
     reals = np.random.RandomState(0).randint(0, 256, [args.batch, 3, args.resolution, args.resolution]).astype(np.uint8)
 
-    device = "GPU" if tf.test.is_gpu_available() else "CPU"
+    device = "GPU" if tflib.custom_ops.list_gpu_compute_capabilities() else "CPU"
     print("device %s, Gs config-f %dx%d, feature network %s, batch %d" % (device, args.resolution, args.resolution,
                                                                           feature_name, args.batch))
     for label, func in [
