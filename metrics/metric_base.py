@@ -152,14 +152,17 @@ class MetricBase:
         # Mirroring and KID subsets draw from NumPy's global RNG: leave it as it was, so that a training run
         # that evaluates metrics continues exactly as one resumed from the same snapshot.
         numpy_random_state = np.random.get_state()
-        try:
-            with tf.Graph().as_default(), tflib.create_session(tf_config).as_default():
-                Gs = self._load_generator(network_pkl, allow_code_execution=allow_code_execution)
-                self._label_size = Gs.input_shapes[1][1] if Gs.num_inputs > 1 else 0
-                self._evaluate(Gs, Gs_kwargs=dict(Gs_kwargs), num_gpus=num_gpus)
-        finally:
-            np.random.set_state(numpy_random_state)
-            self._dataset_obj = None  # It belongs to the graph that just ended.
+        with tf.Graph().as_default():
+            session = tflib.create_session(tf_config)
+            try:
+                with session.as_default():
+                    Gs = self._load_generator(network_pkl, allow_code_execution=allow_code_execution)
+                    self._label_size = Gs.input_shapes[1][1] if Gs.num_inputs > 1 else 0
+                    self._evaluate(Gs, Gs_kwargs=dict(Gs_kwargs), num_gpus=num_gpus)
+            finally:
+                session.close()
+                np.random.set_state(numpy_random_state)
+                self._dataset_obj = None  # It belongs to the graph that just ended.
         self._eval_time = time.time() - time_begin
 
         if log_results:
@@ -270,11 +273,13 @@ class MetricBase:
             dataset_obj = self._load_dataset()
         num_done = 0
         while num_reals == "all" or num_done < num_reals:
-            batch = minibatch_size if num_reals == "all" else min(minibatch_size, num_reals - num_done)
             try:
-                images, _labels = dataset_obj.get_minibatch_np(batch)
+                # Always the same minibatch size: a new size would restart the dataset's iterator.
+                images, _labels = dataset_obj.get_minibatch_np(minibatch_size)
             except tf.errors.OutOfRangeError:
                 break
+            if num_reals != "all":
+                images = images[:num_reals - num_done]
             if images.shape[0] == 0:
                 break
             if self._mirror_augment:

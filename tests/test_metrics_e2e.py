@@ -198,6 +198,18 @@ def test_fid_real_statistics_cached_and_reused(env, tmp_path, monkeypatch):
     assert len(os.listdir(cache_dir)) == 3
 
 
+def test_reals_in_file_order_repeating_when_too_few(env, tmp_path, monkeypatch):
+    """num_reals=20 reads images 0..19 (last minibatch partial); 50 > 40 images repeats the dataset: 0..39, 0..9."""
+    features = _stand_in_features(os.path.join(env.nets_dir, "inception_v3_features.pkl"), env.reals)
+    for num_reals, expected in [(20, features[:20]), (50, np.concatenate([features, features[:10]]))]:
+        cache_dir = str(tmp_path / ("cache%d" % num_reals))
+        monkeypatch.setenv("STYLEGAN2_CACHE_DIR", cache_dir)
+        _run_metric(env, small_metric_args("fid50k", num_images=8, num_reals=num_reals), str(tmp_path))
+        with np.load(os.path.join(cache_dir, os.listdir(cache_dir)[0])) as data:
+            np.testing.assert_allclose(data["mu"], expected.mean(axis=0), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(data["sigma"], np.cov(expected, rowvar=False), rtol=1e-4, atol=1e-6)
+
+
 def test_two_gpu_towers_and_max_reals(env, tmp_path, monkeypatch):
     """num_gpus=2 (two towers on the CPU) with a last real minibatch that does not split evenly."""
     cache_dir = str(tmp_path / "cache")
