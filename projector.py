@@ -17,10 +17,10 @@ last 25%; after each step every noise map is renormalised to zero mean and unit 
 """
 
 import numpy as np
-import tensorflow.compat.v1 as tf
 
 import dnnlib
-import dnnlib.tflib as tflib
+import dnnlib.tflib as tflib  # Before TensorFlow: it sets TensorFlow's oneDNN option (NCHW on CPU).
+import tensorflow.compat.v1 as tf
 from training import misc
 
 # The official LPIPS network (VGG16 features with learned linear heads, Zhang et al. 2018) as a Network
@@ -181,7 +181,8 @@ class Projector:
         if Gs is None:
             return
         if Gs.input_shapes[1][1] != 0:
-            raise ValueError("Projector: conditional networks (label_size %d) are not supported" % Gs.input_shapes[1][1])
+            raise ValueError("Projector: conditional networks (label_size %d) are not supported"
+                             % Gs.input_shapes[1][1])
         self._distance = self._load_distance_net()  # First: a missing LPIPS file fails before any work.
         if self.clone_net:
             self._Gs = self._Gs.clone()

@@ -21,6 +21,7 @@ from reference_nets import assign_vars, load_meta
 # the whole source of its build function's module. Pixels plus fixed random 3x3-convolution features,
 # compared at full and half resolution.
 STANDIN_MODULE = "projector_standin_distance"
+NOISE_SHAPES = [(1, 1, 4, 4), (1, 1, 8, 8), (1, 1, 8, 8), (1, 1, 16, 16), (1, 1, 16, 16)]  # noise0..4 of the tiny Gs
 STANDIN_SOURCE = '''"""A stand-in for the LPIPS network in the projector tests."""
 
 import tensorflow.compat.v1 as tf
@@ -76,7 +77,8 @@ def module_dir(tmp_path_factory):
 def build_reference_Gs(name="tiny-Gskip-Dresnet"):
     """Only Gs of a reference folder (building G and D too would double the time)."""
     ref_dir = reference_dir()
-    Gs = tflib.Network("Gs", func_name="training.networks_stylegan2.G_main", **load_meta(ref_dir, name)["G_static_kwargs"])
+    static_kwargs = load_meta(ref_dir, name)["G_static_kwargs"]
+    Gs = tflib.Network("Gs", func_name="training.networks_stylegan2.G_main", **static_kwargs)
     assign_vars(Gs, os.path.join(ref_dir, name, "vars_Gs.npz"))
     return Gs
 
@@ -136,7 +138,8 @@ def test_defaults_are_the_official_ones():
             proj.lr_rampdown_length, proj.lr_rampup_length, proj.noise_ramp_length, proj.regularize_noise_weight,
             proj.verbose, proj.clone_net, proj.w_plus) == (1000, 10000, 0.1, 0.05, 0.25, 0.05, 0.75, 1e5, False,
                                                            True, False)
-    assert projector.LPIPS_URL == "https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/metrics/vgg16_zhang_perceptual.pkl"
+    assert projector.LPIPS_URL == ("https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/metrics/"
+                                   "vgg16_zhang_perceptual.pkl")
     with pytest.raises(TypeError, match="no attribute 'num_stepz'"):
         projector.Projector(num_stepz=10)
 
@@ -206,7 +209,7 @@ def test_loss_is_distance_plus_weighted_noise_regularization(tiny):
     proj.num_steps = 10
     proj.start(_generated_target(tiny.Gs, 1))
     noises = proj.get_noises()
-    assert [n.shape for n in noises] == [(1, 1, 4, 4), (1, 1, 8, 8), (1, 1, 8, 8), (1, 1, 16, 16), (1, 1, 16, 16)]
+    assert [n.shape for n in noises] == NOISE_SHAPES
     proj.step()
     record = proj.history[0]
     expected_reg = sum(_autocorrelation_penalty(n) for n in noises)
@@ -271,7 +274,7 @@ def test_run_returns_dlatents_noises_images(tiny):
     assert proj.get_cur_step() == 3 and len(proj.history) == 3
     assert sorted(result.keys()) == ["dlatents", "images", "noises"]
     assert result.dlatents.shape == (1, 6, 32) and result.images.shape == (1, 3, 16, 16)
-    assert [n.shape for n in result.noises] == [(1, 1, 4, 4), (1, 1, 8, 8), (1, 1, 8, 8), (1, 1, 16, 16), (1, 1, 16, 16)]
+    assert [n.shape for n in result.noises] == NOISE_SHAPES
     np.testing.assert_array_equal(result.images, proj.get_images())
 
 
