@@ -221,7 +221,7 @@ class Projector:
         self._noise_in = tf.placeholder(tf.float32, [], name="noise_in")
         dlatents_noise = tf.random_normal(shape=self._dlatents_var.shape) * self._noise_in
         self._dlatents_expr = tf.tile(self._dlatents_var + dlatents_noise, [1, num_layers // num_ws, 1])
-        self._images_expr = synthesis.get_output_for(self._dlatents_expr, randomize_noise=False)
+        self._images_expr = tf.cast(synthesis.get_output_for(self._dlatents_expr, randomize_noise=False), tf.float32)
 
         # The distance on [0, 255] images of at most 256x256 pixels.
         proc_images_expr = (self._images_expr + 1) * (255 / 2)
