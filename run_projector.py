@@ -76,10 +76,17 @@ class VideoWriter:
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def write(self, frame):
-        self._process.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+        try:
+            self._process.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+        except BrokenPipeError:  # ffmpeg stopped early: close() reports why.
+            self.close()
+            raise ProjectorCommandError("%s: ffmpeg stopped reading frames" % self.filename) from None
 
     def close(self):
-        self._process.stdin.close()
+        try:
+            self._process.stdin.close()
+        except BrokenPipeError:
+            pass
         errors = self._process.stderr.read().decode("utf-8", "replace")
         if self._process.wait() != 0:
             raise ProjectorCommandError("%s: ffmpeg failed: %s" % (self.filename, " ".join(errors.split())[-300:]))

@@ -291,3 +291,15 @@ def test_default_lpips_is_the_official_url(nets, tmp_path, monkeypatch, capsys):
     lines = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert len(lines) == 1 and url in lines[0] and "--lpips-pkl=PATH" in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_ffmpeg_failure_is_one_line(tmp_path, monkeypatch):
+    failing = tmp_path / "ffmpeg"
+    failing.write_text("#!/bin/sh\necho \"Unknown encoder 'libx264'\" >&2\nexit 1\n")
+    failing.chmod(0o755)
+    monkeypatch.setattr(run_projector, "find_ffmpeg", lambda: str(failing))
+    video = run_projector.VideoWriter(str(tmp_path / "v.mp4"), 32, 16, 3)
+    with pytest.raises(run_projector.ProjectorCommandError, match="v.mp4: ffmpeg (failed|stopped)"):
+        for _ in range(1000):  # Enough bytes to fill the pipe once ffmpeg has gone.
+            video.write(np.zeros([16, 32, 3], np.uint8))
+        video.close()
