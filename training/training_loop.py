@@ -463,6 +463,11 @@ def training_loop(
             G_loss_value = tf.add_n(G_losses) / len(G_losses)
             D_loss_value = tf.add_n(D_losses) / len(D_losses)
 
+        tick_summaries = _TickSummaries(["Progress/tick", "Progress/kimg", "Progress/lod", "Progress/minibatch",
+                                         "Timing/total_sec", "Timing/sec_per_tick", "Timing/sec_per_kimg",
+                                         "Timing/maintenance_sec", "Resources/peak_gpu_mem_gb",
+                                         "Timing/total_hours", "Timing/total_days"])
+
         # Finalize graph.
         tflib.init_uninitialized_vars()
         state_vars = _state_vars([G, D, Gs] + shadow_nets)
@@ -531,6 +536,9 @@ def training_loop(
                 raise ValueError("training_loop: minibatch_gpu %d exceeds the largest one of sched_args (%d)"
                                  % (sched.minibatch_gpu, max_minibatch_gpu))
             training_set.configure(sched.minibatch_gpu, sched.lod)
+            # The dataset restarts its stream (same shuffle seed) whenever the minibatch size or level
+            # changes; a resumed run skips the minibatches the earlier run drew since then. (Exact unless
+            # the snapshot grid's size equals minibatch_gpu: then the first configure does not restart.)
             if (sched.minibatch_gpu, int(np.floor(sched.lod))) != data_config:
                 data_config = (sched.minibatch_gpu, int(np.floor(sched.lod)))
                 num_fetches = 0
@@ -595,19 +603,19 @@ def training_loop(
                 total_time = tick_end_time - run_start_time + resume_time
 
                 # Report progress.
+                tick_values = dict([
+                    ("Progress/tick", cur_tick), ("Progress/kimg", cur_nimg / 1000.0), ("Progress/lod", sched.lod),
+                    ("Progress/minibatch", sched.minibatch_size), ("Timing/total_sec", total_time),
+                    ("Timing/sec_per_tick", tick_time), ("Timing/sec_per_kimg", tick_time / max(tick_kimg, 1e-8)),
+                    ("Timing/maintenance_sec", maintenance_time), ("Resources/peak_gpu_mem_gb", _peak_gpu_mem_gb()),
+                    ("Timing/total_hours", total_time / (60.0 * 60.0)),
+                    ("Timing/total_days", total_time / (24.0 * 60.0 * 60.0))])
+                tick_summaries.add(tick_values)
                 print("tick %-5d kimg %-8.1f lod %-5.2f minibatch %-4d time %-12s sec/tick %-7.1f sec/kimg %-7.2f "
                       "maintenance %-6.1f gpumem %.1f" % (
-                          autosummary("Progress/tick", cur_tick),
-                          autosummary("Progress/kimg", cur_nimg / 1000.0),
-                          autosummary("Progress/lod", sched.lod),
-                          autosummary("Progress/minibatch", sched.minibatch_size),
-                          dnnlib.util.format_time(autosummary("Timing/total_sec", total_time)),
-                          autosummary("Timing/sec_per_tick", tick_time),
-                          autosummary("Timing/sec_per_kimg", tick_time / max(tick_kimg, 1e-8)),
-                          autosummary("Timing/maintenance_sec", maintenance_time),
-                          autosummary("Resources/peak_gpu_mem_gb", _peak_gpu_mem_gb())), flush=True)
-                autosummary("Timing/total_hours", total_time / (60.0 * 60.0))
-                autosummary("Timing/total_days", total_time / (24.0 * 60.0 * 60.0))
+                          cur_tick, cur_nimg / 1000.0, sched.lod, sched.minibatch_size,
+                          dnnlib.util.format_time(total_time), tick_time, tick_values["Timing/sec_per_kimg"],
+                          maintenance_time, tick_values["Resources/peak_gpu_mem_gb"]), flush=True)
 
                 # Save snapshots.
                 if image_snapshot_ticks is not None and (cur_tick % image_snapshot_ticks == 0 or done):
@@ -647,6 +655,23 @@ def training_loop(
         training_set.close()
     finally:
         run_context.close()
+
+
+class _TickSummaries:
+    """The per-tick autosummaries, fed through one placeholder and added by one run.
+
+    (Python values given to `autosummary` one by one each cost a new session signature the first time,
+    about a second each in a large training graph.)
+    """
+
+    def __init__(self, names):
+        self.names = list(names)
+        with tf.name_scope("TickSummaries"), tf.device("/cpu:0"):
+            self.values_in = tf.placeholder(tf.float64, [len(self.names)], name="values_in")
+            self.update_op = tf.group(*[autosummary(name, self.values_in[i]) for i, name in enumerate(self.names)])
+
+    def add(self, values):
+        tflib.run(self.update_op, {self.values_in: [float(values[name]) for name in self.names]})
 
 
 def _restore_state_vars(state, state_vars, path):

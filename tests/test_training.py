@@ -1,0 +1,320 @@
+"""Training on CPU at 16x16 with tiny networks: every config runs and writes snapshots that reload; the
+schedule, lazy regularization and Adam beta adjustment; NaN stops; two towers = one tower; resume = no stop.
+
+Loss functions defined here are passed by name (`tests.test_training.<name>` is not importable, so the
+module registers itself as `training_test_losses`).
+"""
+
+import os
+import pickle
+import sys
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+import dnnlib
+import dnnlib.tflib as tflib
+import dataset_tool
+import run_training
+from training import loss
+from training import misc
+from training import training_loop as tl
+
+from conftest import make_session
+
+sys.modules.setdefault("training_test_losses", sys.modules[__name__])
+
+TINY_NETS = dict(fmap_base=128, fmap_max=32, latent_size=32, dlatent_size=32, mapping_layers=2)
+NO_GRAPPLER = {"graph_options.rewrite_options.disable_meta_optimizer": True}  # Faster first runs of big graphs.
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """A 16x16 RGB dataset of 24 smooth random images (`tiny`), all levels of detail."""
+    root = tmp_path_factory.mktemp("data")
+    rnd = np.random.RandomState(123)
+    base = rnd.rand(24, 3, 4, 4)
+    images = np.kron(base, np.ones([1, 1, 4, 4])) * 200 + rnd.rand(24, 3, 16, 16) * 55
+    with dataset_tool.TFRecordExporter(str(root / "tiny"), len(images), print_progress=False) as tfr:
+        for image in images.astype(np.uint8):
+            tfr.add_image(image)
+    return str(root)
+
+
+def config_kwargs(config_id, data_dir, result_dir, num_gpus=1, total_kimg=0.016, minibatch_size=8, minibatch_gpu=4):
+    """run_training's kwargs for `config_id`, shrunk to tiny networks, small batches and quick ticks."""
+    kwargs = run_training.build_training_kwargs(
+        dataset="tiny", data_dir=data_dir, result_dir=result_dir, config_id=config_id, num_gpus=num_gpus,
+        total_kimg=total_kimg, gamma=None, mirror_augment=True, metrics=[], minibatch_size=minibatch_size,
+        minibatch_gpu=minibatch_gpu)
+    kwargs.G_args.update(TINY_NETS)
+    kwargs.D_args.update(fmap_base=128, fmap_max=32)
+    if config_id == "config-a":
+        kwargs.G_args.update(fmap_base=128, fmap_max=32)
+    # Progressive configs: lod 1 at 0 images, 0.5 at 8, 0 from 16 on.
+    kwargs.sched_args.update(tick_kimg_base=0.001, tick_kimg_dict={}, lod_training_kimg=0.004, lod_transition_kimg=0.008)
+    kwargs.dataset_args.update(shuffle_mb=1, prefetch_mb=1)
+    kwargs.grid_args = dict(size=(3, 2), layout="random")  # 6 images: no minibatch size of these tests
+    kwargs.update(minibatch_repeats=1, image_snapshot_ticks=100, network_snapshot_ticks=1)
+    kwargs.tf_config = dict(kwargs.tf_config, **NO_GRAPPLER)
+    return kwargs
+
+
+def train(kwargs, num_cpus=1):
+    """submit_run in a fresh graph and session, seeded as init_tf would seed it; returns the run dir."""
+    with tf.Graph().as_default():
+        with make_session(num_cpus).as_default():
+            np.random.seed(kwargs.tf_config["rnd.np_random_seed"])
+            tf.set_random_seed(np.random.randint(1 << 31))
+            submit_config = dnnlib.submit_run(**kwargs)
+    return submit_config.run_dir
+
+
+def load_final(run_dir, name="network-final.pkl"):
+    """{network name: {var: value}} of a (G, D, Gs) pickle."""
+    with tf.Graph().as_default(), tflib.create_session().as_default():
+        nets = misc.load_pkl(os.path.join(run_dir, name))
+        return {net.name: {key: var.eval() for key, var in net.vars.items()} for net in nets}
+
+
+def load_state(run_dir, kimg=0):
+    with open(os.path.join(run_dir, "training-state-%06d.pkl" % kimg), "rb") as f:
+        return pickle.load(f)
+
+
+# ------------------------------------------------------------------------------------------------------
+# Schedule and data helpers (no training).
+
+class _FakeSet:
+    resolution_log2 = 5
+
+
+def test_progressive_schedule_matches_formula():
+    sched_args = dict(lod_initial_resolution=8, lod_training_kimg=600, lod_transition_kimg=600,
+                      minibatch_size_dict={8: 256, 16: 128, 32: 64}, minibatch_gpu_dict={8: 32, 16: 16, 32: 8},
+                      G_lrate_base=0.001, G_lrate_dict={32: 0.0015})
+    s = tl.training_schedule(0, _FakeSet(), **sched_args)
+    assert (s.lod, s.resolution, s.minibatch_size, s.minibatch_gpu, s.G_lrate, s.tick_kimg) == (2.0, 8, 256, 32, 0.001, 28)
+    s = tl.training_schedule(900000, _FakeSet(), **sched_args)  # Halfway through the 8 -> 16 fade.
+    assert s.lod == pytest.approx(1.5) and s.resolution == 16 and s.minibatch_size == 128
+    s = tl.training_schedule(1200000, _FakeSet(), **sched_args)
+    assert (s.lod, s.resolution, s.minibatch_size, s.tick_kimg) == (1.0, 16, 128, 24)
+    s = tl.training_schedule(10 ** 7, _FakeSet(), **sched_args)
+    assert (s.lod, s.resolution, s.minibatch_gpu, s.G_lrate, s.D_lrate) == (0.0, 32, 8, 0.0015, 0.002)
+    s = tl.training_schedule(10 ** 7, _FakeSet())
+    assert (s.lod, s.resolution, s.minibatch_size, s.minibatch_gpu, s.tick_kimg) == (0.0, 32, 32, 4, 20)
+
+
+def test_process_reals_range_fade_and_upscale(sess):
+    rnd = np.random.RandomState(0)
+    images = rnd.randint(0, 256, size=[2, 3, 8, 8]).astype(np.uint8)
+    lod = tf.placeholder(tf.float32, [])
+    x, _ = tl.process_reals(tf.constant(images), tf.zeros([2, 0]), lod, False, [0, 255], [-1, 1])
+    full = images / 127.5 - 1
+    np.testing.assert_allclose(sess.run(x, {lod: 0.0}), full, atol=1e-5)
+    half = full.reshape(2, 3, 4, 2, 4, 2).mean(axis=(3, 5))
+    half_up = np.repeat(np.repeat(half, 2, axis=2), 2, axis=3)
+    np.testing.assert_allclose(sess.run(x, {lod: 0.25}), 0.75 * full + 0.25 * half_up, atol=1e-5)
+    # lod 1: the (already half-resolution) data is upscaled by nearest neighbour.
+    np.testing.assert_allclose(sess.run(x, {lod: 1.0}), np.repeat(np.repeat(full, 2, axis=2), 2, axis=3), atol=1e-5)
+
+
+def test_snapshot_grid_sizes():
+    class Set:
+        shape = [3, 32, 32]
+        dtype = "uint8"
+        label_size = 0
+        label_dtype = "float32"
+
+        def get_minibatch_np(self, num):
+            return np.ones([num] + self.shape, np.uint8), np.zeros([num, 0], np.float32)
+
+    size, reals, labels = misc.setup_snapshot_image_grid(Set(), size="8k")
+    assert size == (32, 32) and reals.shape == (1024, 3, 32, 32) and labels.shape == (1024, 0)
+    Set.shape = [3, 1024, 1024]
+    assert misc.setup_snapshot_image_grid(Set(), size="8k")[0] == (7, 4)
+    assert misc.setup_snapshot_image_grid(Set(), size="1080p")[0] == (3, 2)
+    with pytest.raises(ValueError, match="size must be one of"):
+        misc.setup_snapshot_image_grid(Set(), size="16k")
+
+
+def test_step_seeded_random_ops_repeat_per_step_and_differ_between_steps(sess):
+    ops = tl.StepSeededRandomOps(base_seed=7)
+    with ops.active():
+        a = tf.random_normal([3])
+        b = tf.random_uniform([2], 1, 5, dtype=tf.int32)
+    assert tf.random_normal is not ops.random_normal  # Restored after the block.
+    a1, b1 = sess.run([a, b], {ops.step_in: 1})
+    a1_again = sess.run(a, {ops.step_in: 1})
+    a2 = sess.run(a, {ops.step_in: 2})
+    np.testing.assert_array_equal(a1, a1_again)
+    assert not np.allclose(a1, a2)
+    assert np.all((b1 >= 1) & (b1 < 5))
+
+
+# ------------------------------------------------------------------------------------------------------
+# Test losses with fixed latents: row block i goes to tower i (read from the name scope "GPU<i>/...").
+
+FIXED_LATENTS = np.random.RandomState(99).randn(64, 32).astype(np.float32)
+
+
+def _fixed_latents(minibatch_size):
+    tower = int(tf.get_default_graph().get_name_scope().split("/")[0][3:])
+    start = tower * minibatch_size
+    return tf.slice(tf.constant(FIXED_LATENTS), tf.stack([start, 0]), tf.stack([minibatch_size, 32]))
+
+
+def G_fixed(G, D, opt, training_set, minibatch_size):
+    latents = _fixed_latents(minibatch_size)
+    fake_scores = D.get_output_for(G.get_output_for(latents, tf.zeros([minibatch_size, 0]), is_training=True),
+                                   tf.zeros([minibatch_size, 0]), is_training=True)
+    return tf.nn.softplus(-fake_scores), None
+
+
+def D_fixed_r1(G, D, opt, training_set, minibatch_size, reals, labels, gamma=10.0):
+    latents = _fixed_latents(minibatch_size)
+    fakes = G.get_output_for(latents, labels, is_training=True)
+    real_scores = D.get_output_for(reals, labels, is_training=True)
+    fake_scores = D.get_output_for(fakes, labels, is_training=True)
+    grads = tf.gradients(tf.reduce_sum(real_scores), [reals])[0]
+    reg = tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) * (gamma * 0.5)
+    return tf.nn.softplus(fake_scores) + tf.nn.softplus(-real_scores), reg
+
+
+def _counting(reg, name):
+    """reg, counting its evaluations in a non-trainable variable (kept in the training state)."""
+    with tf.control_dependencies(None):
+        counter = tf.Variable(0.0, trainable=False, name=name)
+    with tf.control_dependencies([tf.assign_add(counter, 1.0)]):
+        return tf.identity(reg)
+
+
+def G_counting_pathreg(G, D, opt, training_set, minibatch_size):
+    g_loss, g_reg = loss.G_logistic_ns_pathreg(G, D, opt, training_set, minibatch_size)
+    return g_loss, _counting(g_reg, "G_reg_count")
+
+
+def D_counting_r1(G, D, opt, training_set, minibatch_size, reals, labels, gamma=10.0):
+    d_loss, d_reg = loss.D_logistic_r1(G, D, opt, training_set, minibatch_size, reals, labels, gamma=gamma)
+    return d_loss, _counting(d_reg, "D_reg_count")
+
+
+def G_nan_after_3(G, D, opt, training_set, minibatch_size):
+    g_loss, g_reg = loss.G_logistic_ns(G, D, opt, training_set, minibatch_size)
+    with tf.control_dependencies(None):
+        calls = tf.Variable(0.0, trainable=False, name="calls")
+    calls_now = tf.assign_add(calls, 1.0)
+    return g_loss + tf.where(calls_now > 3.0, np.float32(np.nan), 0.0), g_reg
+
+
+# ------------------------------------------------------------------------------------------------------
+# Training runs.
+
+@pytest.mark.parametrize("config_id", ["config-a", "config-b", "config-c", "config-d", "config-e", "config-f"])
+def test_every_config_trains_and_writes_snapshots_that_reload(config_id, data_dir, tmp_path):
+    kwargs = config_kwargs(config_id, data_dir, str(tmp_path), total_kimg=0.024)
+    run_dir = train(kwargs)
+    for name in ["reals.png", "fakes_init.png", "fakes000000.png", "network-snapshot-000000.pkl",
+                 "training-state-000000.pkl", "network-final.pkl", "log.txt"]:
+        assert os.path.isfile(os.path.join(run_dir, name)), name
+    assert any(name.startswith("events.out.tfevents") for name in os.listdir(run_dir))
+    with open(os.path.join(run_dir, "log.txt")) as f:
+        ticks = [line for line in f if line.startswith("tick ")]
+    assert len(ticks) == 3 and "kimg 0.0" in ticks[-1] and "minibatch 8" in ticks[-1]
+
+    nets = load_final(run_dir)
+    assert set(nets) == {"G", "D", "Gs"}
+    # Trained: G moved away from its start, which Gs (a slow moving average: beta = 0.5 ** (8 / 10000) per
+    # minibatch) still nearly holds.
+    weights = [k for k in nets["G"] if k.endswith("weight")]
+    assert max(np.max(np.abs(nets["G"][k] - nets["Gs"][k])) for k in weights) > 1e-3
+    state = load_state(run_dir)
+    assert state["cur_nimg"] == 24 and state["cur_tick"] == 2
+    if config_id in ["config-a", "config-b", "config-c", "config-d"]:
+        assert ["lod 1.00", "lod 0.50", "lod 0.00"] == [line.split("lod ")[1][:4].join(["lod ", ""]) for line in ticks]
+        assert nets["G"]["lod"] == 0.0 and nets["D"]["lod"] == 0.0 and state["prev_lod"] == 0.0
+    has_pl_mean = any(name.endswith("pl_mean:0") for name in state["vars"])
+    assert has_pl_mean == (config_id in ["config-d", "config-e", "config-f"])
+
+
+def test_lazy_regularization_intervals_and_adam_betas(data_dir, tmp_path):
+    kwargs = config_kwargs("config-f", data_dir, str(tmp_path), total_kimg=0.048, minibatch_gpu=8)  # 6 minibatches
+    kwargs.update(G_reg_interval=2, D_reg_interval=4)
+    kwargs.G_loss_args = dict(func_name="training_test_losses.G_counting_pathreg")
+    kwargs.D_loss_args = dict(func_name="training_test_losses.D_counting_r1", gamma=10.0)
+    kwargs.network_snapshot_ticks = 100  # Only the final one (with its state).
+    run_dir = train(kwargs)
+    values = load_state(run_dir)["vars"]
+
+    def value(suffix):
+        matches = [v for k, v in values.items() if k.endswith(suffix)]
+        assert len(matches) == 1, (suffix, sorted(values))
+        return matches[0]
+
+    # Minibatches 0..5: G reg on 0, 2, 4; D reg on 0, 4.
+    assert value("G_reg_count:0") == 3
+    assert value("D_reg_count:0") == 2
+    # Adam's beta2 power (starts at beta2, times beta2 per step): G steps 6 (loss) + 3 (reg) times with
+    # beta2 = 0.99 ** (2/3), D 6 + 2 times with 0.99 ** (4/5). beta1 = 0 stays 0 (0 ** ratio).
+    beta2_powers = sorted(float(v) for k, v in values.items() if "beta2_power" in k)
+    expected = sorted([(0.99 ** (2 / 3)) ** (9 + 1), (0.99 ** (4 / 5)) ** (8 + 1)])
+    np.testing.assert_allclose(beta2_powers, expected, rtol=1e-5)
+    assert all(float(v) == 0.0 for k, v in values.items() if "beta1_power" in k)
+
+
+def test_nan_loss_stops_with_message_and_keeps_last_good_snapshot(data_dir, tmp_path, capsys):
+    kwargs = config_kwargs("config-f", data_dir, str(tmp_path), total_kimg=0.08, minibatch_gpu=8)
+    kwargs.G_loss_args = dict(func_name="training_test_losses.G_nan_after_3")
+    with pytest.raises(tl.TrainingDivergedError, match=r"the G loss became nan at kimg 0\.032.*network-snapshot-000000\.pkl"):
+        train(kwargs)
+    run_dir = os.path.join(str(tmp_path), sorted(os.listdir(str(tmp_path)))[-1])
+    assert not os.path.exists(os.path.join(run_dir, "network-final.pkl"))
+    good = load_final(run_dir, "network-snapshot-000000.pkl")
+    assert all(np.all(np.isfinite(v)) for net in good.values() for v in net.values())
+    assert load_state(run_dir)["cur_nimg"] == 24  # The snapshot of the last tick before the NaN.
+    assert "the G loss became nan" in capsys.readouterr().out
+
+
+def _tower_kwargs(data_dir, result_dir, num_gpus):
+    kwargs = config_kwargs("config-f", data_dir, result_dir, num_gpus=num_gpus, total_kimg=0.016,
+                           minibatch_size=8, minibatch_gpu=8 // num_gpus)
+    kwargs.G_args.update(style_mixing_prob=None, randomize_noise=False)
+    kwargs.D_args.update(mbstd_group_size=0)
+    kwargs.G_loss_args = dict(func_name="training_test_losses.G_fixed")
+    kwargs.D_loss_args = dict(func_name="training_test_losses.D_fixed_r1")
+    opt = dict(tf_optimizer="tf.train.GradientDescentOptimizer")
+    kwargs.update(G_opt_args=opt, D_opt_args=opt, mirror_augment=False, network_snapshot_ticks=100)
+    return kwargs
+
+
+def test_two_towers_update_like_one_tower(data_dir, tmp_path):
+    one = load_final(train(_tower_kwargs(data_dir, str(tmp_path / "one"), 1), num_cpus=1))
+    two = load_final(train(_tower_kwargs(data_dir, str(tmp_path / "two"), 2), num_cpus=2))
+    for net in ["G", "D", "Gs"]:
+        for key, value in one[net].items():
+            if key == "dlatent_avg":
+                continue  # Not an optimizer update: each tower tracks the mean w of its own half-batch.
+            np.testing.assert_allclose(two[net][key], value, rtol=1e-4, atol=1e-6, err_msg="%s/%s" % (net, key))
+    # The step was a real one: G differs from Gs (which barely moved from the common start).
+    assert max(np.max(np.abs(one["G"][k] - one["Gs"][k])) for k in one["G"] if k.endswith("weight")) > 1e-4
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(data_dir, tmp_path):
+    full = train(config_kwargs("config-f", data_dir, str(tmp_path / "full"), total_kimg=0.032))
+    first = train(config_kwargs("config-f", data_dir, str(tmp_path / "part"), total_kimg=0.016))
+    kwargs = config_kwargs("config-f", data_dir, str(tmp_path / "part"), total_kimg=0.032)
+    kwargs.update(resume_pkl=os.path.join(first, "network-snapshot-000000.pkl"), resume_state="auto")
+    resumed = train(kwargs)
+
+    a, b = load_final(full), load_final(resumed)
+    for net in ["G", "D", "Gs"]:
+        for key in a[net]:
+            np.testing.assert_allclose(b[net][key], a[net][key], rtol=1e-5, atol=1e-7, err_msg="%s/%s" % (net, key))
+    state_a, state_b = load_state(full), load_state(resumed)
+    assert state_b["cur_nimg"] == state_a["cur_nimg"] == 32 and state_b["cur_tick"] == state_a["cur_tick"]
+    for key in state_a["vars"]:
+        np.testing.assert_allclose(state_b["vars"][key], state_a["vars"][key], rtol=1e-5, atol=1e-7, err_msg=key)
+    # A resumed run without the state (e.g. an official pickle) differs: fresh Adam, fresh pl_mean.
+    with open(os.path.join(resumed, "log.txt")) as f:
+        assert "Resuming the training state from" in f.read()
