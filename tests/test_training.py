@@ -211,17 +211,15 @@ def G_nan_after_3(G, D, opt, training_set, minibatch_size):
 # ------------------------------------------------------------------------------------------------------
 # Training runs.
 
-@pytest.mark.parametrize("config_id", ["config-a", "config-b", "config-c", "config-d", "config-e", "config-f"])
-def test_every_config_trains_and_writes_snapshots_that_reload(config_id, data_dir, tmp_path):
-    kwargs = config_kwargs(config_id, data_dir, str(tmp_path), total_kimg=0.024)
-    run_dir = train(kwargs)
+def check_run_outputs(run_dir, config_id, num_minibatches):
+    """The files of a finished run, its tick lines, and its snapshot and state that reload."""
     for name in ["reals.png", "fakes_init.png", "fakes000000.png", "network-snapshot-000000.pkl",
                  "training-state-000000.pkl", "network-final.pkl", "log.txt"]:
         assert os.path.isfile(os.path.join(run_dir, name)), name
     assert any(name.startswith("events.out.tfevents") for name in os.listdir(run_dir))
     with open(os.path.join(run_dir, "log.txt")) as f:
         ticks = [line for line in f if line.startswith("tick ")]
-    assert len(ticks) == 3 and "kimg 0.0" in ticks[-1] and "minibatch 8" in ticks[-1]
+    assert len(ticks) == num_minibatches and "kimg 0.0" in ticks[-1] and "minibatch 8" in ticks[-1]
 
     nets = load_final(run_dir)
     assert set(nets) == {"G", "D", "Gs"}
@@ -230,7 +228,7 @@ def test_every_config_trains_and_writes_snapshots_that_reload(config_id, data_di
     weights = [k for k in nets["G"] if k.endswith("weight")]
     assert max(np.max(np.abs(nets["G"][k] - nets["Gs"][k])) for k in weights) > 1e-3
     state = load_state(run_dir)
-    assert state["cur_nimg"] == 24 and state["cur_tick"] == 2
+    assert state["cur_nimg"] == 8 * num_minibatches and state["cur_tick"] == num_minibatches - 1
     if config_id in ["config-a", "config-b", "config-c", "config-d"]:
         assert ["lod 1.00", "lod 0.50", "lod 0.00"] == [line.split("lod ")[1][:4].join(["lod ", ""]) for line in ticks]
         assert nets["G"]["lod"] == 0.0 and nets["D"]["lod"] == 0.0 and state["prev_lod"] == 0.0
@@ -238,29 +236,11 @@ def test_every_config_trains_and_writes_snapshots_that_reload(config_id, data_di
     assert has_pl_mean == (config_id in ["config-d", "config-e", "config-f"])
 
 
-def test_lazy_regularization_intervals_and_adam_betas(data_dir, tmp_path):
-    kwargs = config_kwargs("config-f", data_dir, str(tmp_path), total_kimg=0.048, minibatch_gpu=8)  # 6 minibatches
-    kwargs.update(G_reg_interval=2, D_reg_interval=4)
-    kwargs.G_loss_args = dict(func_name="training_test_losses.G_counting_pathreg")
-    kwargs.D_loss_args = dict(func_name="training_test_losses.D_counting_r1", gamma=10.0)
-    kwargs.network_snapshot_ticks = 100  # Only the final one (with its state).
-    run_dir = train(kwargs)
-    values = load_state(run_dir)["vars"]
-
-    def value(suffix):
-        matches = [v for k, v in values.items() if k.endswith(suffix)]
-        assert len(matches) == 1, (suffix, sorted(values))
-        return matches[0]
-
-    # Minibatches 0..5: G reg on 0, 2, 4; D reg on 0, 4.
-    assert value("G_reg_count:0") == 3
-    assert value("D_reg_count:0") == 2
-    # Adam's beta2 power (starts at beta2, times beta2 per step): G steps 6 (loss) + 3 (reg) times with
-    # beta2 = 0.99 ** (2/3), D 6 + 2 times with 0.99 ** (4/5). beta1 = 0 stays 0 (0 ** ratio).
-    beta2_powers = sorted(float(v) for k, v in values.items() if "beta2_power" in k)
-    expected = sorted([(0.99 ** (2 / 3)) ** (9 + 1), (0.99 ** (4 / 5)) ** (8 + 1)])
-    np.testing.assert_allclose(beta2_powers, expected, rtol=1e-5)
-    assert all(float(v) == 0.0 for k, v in values.items() if "beta1_power" in k)
+@pytest.mark.parametrize("config_id", ["config-a", "config-b", "config-c", "config-d", "config-e"])
+def test_every_config_trains_and_writes_snapshots_that_reload(config_id, data_dir, tmp_path):
+    """(config-f: in the resume test.)"""
+    run_dir = train(config_kwargs(config_id, data_dir, str(tmp_path), total_kimg=0.024))
+    check_run_outputs(run_dir, config_id, num_minibatches=3)
 
 
 def test_nan_loss_stops_with_message_and_keeps_last_good_snapshot(data_dir, tmp_path, capsys):
@@ -300,21 +280,44 @@ def test_two_towers_update_like_one_tower(data_dir, tmp_path):
     assert max(np.max(np.abs(one["G"][k] - one["Gs"][k])) for k in one["G"] if k.endswith("weight")) > 1e-4
 
 
+def _counting_kwargs(data_dir, result_dir, total_kimg):
+    kwargs = config_kwargs("config-f", data_dir, result_dir, total_kimg=total_kimg, minibatch_gpu=8)
+    kwargs.update(G_reg_interval=2, D_reg_interval=4)
+    kwargs.G_loss_args = dict(func_name="training_test_losses.G_counting_pathreg")
+    kwargs.D_loss_args = dict(func_name="training_test_losses.D_counting_r1", gamma=10.0)
+    return kwargs
+
+
 def test_resume_continues_exactly_like_an_uninterrupted_run(data_dir, tmp_path):
-    full = train(config_kwargs("config-f", data_dir, str(tmp_path / "full"), total_kimg=0.032))
-    first = train(config_kwargs("config-f", data_dir, str(tmp_path / "part"), total_kimg=0.016))
-    kwargs = config_kwargs("config-f", data_dir, str(tmp_path / "part"), total_kimg=0.032)
+    """config-f with G_reg_interval 2 and D_reg_interval 4: 6 minibatches in one go, or 3 + 3 resumed."""
+    full = train(_counting_kwargs(data_dir, str(tmp_path / "full"), total_kimg=0.048))
+    check_run_outputs(full, "config-f", num_minibatches=6)
+    first = train(_counting_kwargs(data_dir, str(tmp_path / "part"), total_kimg=0.024))
+    kwargs = _counting_kwargs(data_dir, str(tmp_path / "part"), total_kimg=0.048)
     kwargs.update(resume_pkl=os.path.join(first, "network-snapshot-000000.pkl"), resume_state="auto")
     resumed = train(kwargs)
 
+    # Lazy regularization: minibatches 0..5 run the G reg on 0, 2, 4 and the D reg on 0, 4.
+    values = load_state(full)["vars"]
+    assert [v for k, v in values.items() if k.endswith("G_reg_count:0")] == [3]
+    assert [v for k, v in values.items() if k.endswith("D_reg_count:0")] == [2]
+    # Adam's beta2 power (starts at beta2, times beta2 per step): G steps 6 (loss) + 3 (reg) times with
+    # beta2 = 0.99 ** (2/3), D 6 + 2 times with 0.99 ** (4/5). beta1 = 0 stays 0 (0 ** ratio).
+    beta2_powers = sorted(float(v) for k, v in values.items() if "beta2_power" in k)
+    expected = sorted([(0.99 ** (2 / 3)) ** (9 + 1), (0.99 ** (4 / 5)) ** (8 + 1)])
+    np.testing.assert_allclose(beta2_powers, expected, rtol=1e-5)
+    assert all(float(v) == 0.0 for k, v in values.items() if "beta1_power" in k)
+
+    # The resumed run ends where the uninterrupted one did: networks and the whole training state.
     a, b = load_final(full), load_final(resumed)
     for net in ["G", "D", "Gs"]:
         for key in a[net]:
             np.testing.assert_allclose(b[net][key], a[net][key], rtol=1e-5, atol=1e-7, err_msg="%s/%s" % (net, key))
     state_a, state_b = load_state(full), load_state(resumed)
-    assert state_b["cur_nimg"] == state_a["cur_nimg"] == 32 and state_b["cur_tick"] == state_a["cur_tick"]
+    assert state_b["cur_nimg"] == state_a["cur_nimg"] == 48 and state_b["cur_tick"] == state_a["cur_tick"] == 5
+    assert state_b["random_step"] == state_a["random_step"]
     for key in state_a["vars"]:
         np.testing.assert_allclose(state_b["vars"][key], state_a["vars"][key], rtol=1e-5, atol=1e-7, err_msg=key)
-    # A resumed run without the state (e.g. an official pickle) differs: fresh Adam, fresh pl_mean.
     with open(os.path.join(resumed, "log.txt")) as f:
-        assert "Resuming the training state from" in f.read()
+        log = f.read()
+    assert "Resuming the training state from" in log and "tick 3 " in log and "tick 0 " not in log
