@@ -321,3 +321,72 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(data_dir, tmp_path):
     with open(os.path.join(resumed, "log.txt")) as f:
         log = f.read()
     assert "Resuming the training state from" in log and "tick 3 " in log and "tick 0 " not in log
+
+
+# ------------------------------------------------------------------------------------------------------
+# run_training.py: configurations and the command line (without training).
+
+def test_configs_follow_table_1_and_2():
+    def kwargs(config_id, **extra):
+        return run_training.build_training_kwargs("ds", "data", "results", config_id, 1, 100, None, False, [], **extra)
+
+    f, e, d, a = kwargs("config-f"), kwargs("config-e"), kwargs("config-d"), kwargs("config-a")
+    assert "fmap_base" not in f.G_args and e.G_args.fmap_base == e.D_args.fmap_base == 8192
+    assert (f.D_loss_args.gamma, e.D_loss_args.gamma) == (10, 100)
+    assert f.G_loss_args.func_name.endswith("G_logistic_ns_pathreg") and f.D_loss_args.func_name.endswith("D_logistic_r1")
+    assert f.G_opt_args == dict(beta1=0.0, beta2=0.99, epsilon=1e-8)
+    assert (f.sched_args.minibatch_size_base, f.sched_args.minibatch_gpu_base, f.sched_args.G_lrate_base) == (32, 4, 0.002)
+    assert d.sched_args.lod_initial_resolution == 8 and d.G_args.synthesis_func == "G_synthesis_stylegan_revised"
+    assert d.D_args.func_name.endswith("D_stylegan") and d.sched_args.minibatch_size_dict[16] == 128
+    assert kwargs("config-c").G_loss_args.func_name.endswith("G_logistic_ns") and "lazy_regularization" not in kwargs("config-c")
+    assert kwargs("config-b").lazy_regularization is False
+    assert a.G_args.func_name.endswith("networks_stylegan.G_style") and a.D_args.func_name.endswith("D_basic")
+    variant = kwargs("config-e-Gresnet-Dorig")
+    assert (variant.G_args.architecture, variant.D_args.architecture) == ("resnet", "orig")
+    assert variant.submit_config.run_desc == "stylegan2-ds-1gpu-config-e-Gresnet-Dorig"
+    mb = kwargs("config-d", minibatch_size=16, minibatch_gpu=2)
+    assert (mb.sched_args.minibatch_size_base, mb.sched_args.minibatch_gpu_base) == (16, 2)
+    assert mb.sched_args.minibatch_size_dict == {} and mb.sched_args.minibatch_gpu_dict == {}
+    assert f.tf_config == {"rnd.np_random_seed": 1000} and f.grid_args == dict(size="8k", layout="random")
+
+
+def test_command_line_errors_are_one_line(data_dir, tmp_path, capsys):
+    base = ["--data-dir", data_dir, "--dataset", "tiny", "--result-dir", str(tmp_path)]
+    cases = [
+        (["--config", "config-g"], "--config: unknown config 'config-g'"),
+        (["--num-gpus", "3"], "--num-gpus: must be 1, 2, 4 or 8"),
+        (["--minibatch-size", "30"], "--minibatch-size: 30 is not a multiple of --minibatch-gpu (4) x --num-gpus (1)"),
+        (["--metrics", "fid1k"], "--metrics: unknown metric 'fid1k'"),
+        (["--resume", "latest"], "--resume=latest: no network-snapshot-*.pkl"),
+        (["--resume", str(tmp_path / "nope.pkl")], "--resume: %s: no such file" % (tmp_path / "nope.pkl")),
+    ]
+    for extra, message in cases:
+        assert run_training.main(base + extra) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("run_training.py: error: ") and message in err and err.count("\n") == 1, err
+    assert run_training.main(["--data-dir", str(tmp_path / "no"), "--dataset", "tiny"]) == 2
+    assert "--data-dir: " in capsys.readouterr().err
+    assert os.listdir(str(tmp_path)) == []  # No run dir for a failed start.
+
+
+def test_resume_latest_picks_newest_run_and_snapshot_with_state(tmp_path):
+    desc = "stylegan2-tiny-1gpu-config-f"
+    for run, files in [("00000-" + desc, ["network-snapshot-000004.pkl", "training-state-000004.pkl"]),
+                       ("00001-" + desc, ["network-snapshot-000008.pkl", "training-state-000008.pkl",
+                                          "network-snapshot-000012.pkl"]),
+                       ("00002-stylegan2-tiny-1gpu-config-e", ["network-snapshot-000020.pkl"])]:
+        os.makedirs(str(tmp_path / run))
+        for name in files:
+            (tmp_path / run / name).write_bytes(b"")
+    assert run_training.find_resume_pkl(str(tmp_path), desc) == str(tmp_path / ("00001-" + desc) / "network-snapshot-000008.pkl")
+    assert tl.find_latest_snapshot(str(tmp_path / "00002-stylegan2-tiny-1gpu-config-e")).endswith("000020.pkl")
+
+
+def test_dry_run_prints_configuration_and_network_tables(data_dir, tmp_path, capsys):
+    with tf.Graph().as_default(), make_session(1).as_default():
+        assert run_training.main(["--data-dir", data_dir, "--dataset", "tiny", "--config", "config-e",
+                                  "--metrics", "none", "--result-dir", str(tmp_path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "'run_desc': 'stylegan2-tiny-1gpu-config-e'" in out and "'gamma': 100" in out
+    assert "G_synthesis/16x16/ToRGB" in out and "16x16/FromRGB" in out and "Dry run: nothing trained." in out
+    assert os.listdir(str(tmp_path)) == []
