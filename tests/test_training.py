@@ -246,6 +246,7 @@ def test_every_config_trains_and_writes_snapshots_that_reload(config_id, data_di
 def test_nan_loss_stops_with_message_and_keeps_last_good_snapshot(data_dir, tmp_path, capsys):
     kwargs = config_kwargs("config-f", data_dir, str(tmp_path), total_kimg=0.08, minibatch_gpu=8)
     kwargs.G_loss_args = dict(func_name="training_test_losses.G_nan_after_3")
+    kwargs.metric_arg_list = [dict(func_name="metrics.metric_base.DummyMetric", name="dummy")]
     with pytest.raises(tl.TrainingDivergedError, match=r"the G loss became nan at kimg 0\.032.*network-snapshot-000000\.pkl"):
         train(kwargs)
     run_dir = os.path.join(str(tmp_path), sorted(os.listdir(str(tmp_path)))[-1])
@@ -254,6 +255,10 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_snapshot(data_dir, tmp_
     assert all(np.all(np.isfinite(v)) for net in good.values() for v in net.values())
     assert load_state(run_dir)["cur_nimg"] == 24  # The snapshot of the last tick before the NaN.
     assert "the G loss became nan" in capsys.readouterr().out
+    # Every snapshot (ticks 0, 1, 2) was followed by the metrics, run on the pickle in a fresh graph.
+    with open(os.path.join(run_dir, "metric-dummy.txt")) as f:
+        lines = f.read().splitlines()
+    assert len(lines) == 3 and all(line.startswith("network-snapshot-000000") and "dummy" in line for line in lines)
 
 
 def _tower_kwargs(data_dir, result_dir, num_gpus):

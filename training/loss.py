@@ -8,9 +8,9 @@ G losses draw labels with `training_set.get_random_labels_tf(N)`.
 """
 
 import numpy as np
-import tensorflow.compat.v1 as tf
 
-import dnnlib.tflib as tflib
+import dnnlib.tflib as tflib  # Before TensorFlow: it enables the oneDNN kernels that run NCHW convs on CPUs.
+import tensorflow.compat.v1 as tf
 from dnnlib.tflib.autosummary import autosummary
 
 

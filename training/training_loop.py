@@ -16,10 +16,10 @@ import re
 import time
 
 import numpy as np
-import tensorflow.compat.v1 as tf
 
 import dnnlib
-import dnnlib.tflib as tflib
+import dnnlib.tflib as tflib  # Before TensorFlow: it enables the oneDNN kernels that run NCHW convs on CPUs.
+import tensorflow.compat.v1 as tf
 from dnnlib.tflib.autosummary import autosummary
 
 from training import dataset
