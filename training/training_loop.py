@@ -487,7 +487,7 @@ def training_loop(
             metric_group = metric_base.MetricGroup(metric_arg_list)
 
         # Counters: fresh, or those of the earlier run.
-        print("Training for %d kimg..." % total_kimg)
+        print("Training for %g kimg..." % total_kimg)
         cur_nimg = int(resume_kimg * 1000)
         cur_tick = -1
         tick_start_nimg = cur_nimg
