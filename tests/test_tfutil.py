@@ -66,6 +66,15 @@ def test_init_tf_sets_env_only_if_unset():
     assert out.strip() == "1 keep 7"
 
 
+def test_create_session_sets_map_fields_of_the_config():
+    with tf.Graph().as_default():
+        session = tflib.create_session({"device_count.CPU": 2, "intra_op_parallelism_threads": 1})
+        assert session._config.device_count["CPU"] == 2 and session._config.intra_op_parallelism_threads == 1
+        devices = [device.name for device in session.list_devices()]
+        assert any(name.endswith("/device:CPU:1") for name in devices), devices
+        session.close()
+
+
 def test_assert_tf_initialized_without_session():
     with tf.Graph().as_default():
         assert tf.get_default_session() is None

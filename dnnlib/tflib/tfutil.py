@@ -115,7 +115,7 @@ def init_tf(config_dict: dict = None) -> None:
 
     Config keys (dotted): `rnd.np_random_seed`, `rnd.tf_random_seed` ('auto' or an int),
     `env.<NAME>` (environment variables, set only if unset), and any field of `tf.ConfigProto`
-    such as `gpu_options.allow_growth` or `allow_soft_placement`.
+    such as `gpu_options.allow_growth`, `allow_soft_placement` or `device_count.CPU` (a map entry).
     """
     if tf.get_default_session() is not None:
         return
@@ -161,7 +161,10 @@ def create_session(config_dict: dict = None, force_as_default: bool = False) -> 
         obj = config_proto
         for field in fields[:-1]:
             obj = getattr(obj, field)
-        setattr(obj, fields[-1], value)
+        if hasattr(obj, "get_or_create") or (hasattr(obj, "keys") and not hasattr(obj, "ListFields")):
+            obj[fields[-1]] = value  # A map field, e.g. "device_count.CPU": 2 (two logical CPU devices).
+        else:
+            setattr(obj, fields[-1], value)
 
     session = tf.Session(config=config_proto)
     if force_as_default:
