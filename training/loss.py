@@ -135,12 +135,7 @@ def D_logistic_r1(G, D, opt, training_set, minibatch_size, reals, labels, gamma=
     del training_set
     real_scores_out, fake_scores_out, _ = _D_logistic_scores(G, D, minibatch_size, reals, labels)
     loss = tf.nn.softplus(fake_scores_out) + tf.nn.softplus(-real_scores_out)
-    with tf.name_scope("GradientPenalty"):
-        real_loss = _apply_loss_scaling(opt, tf.reduce_sum(real_scores_out))
-        real_grads = _undo_loss_scaling(opt, _fp32(tf.gradients(real_loss, [reals])[0]))
-        gradient_penalty = tf.reduce_sum(tf.square(real_grads), axis=[1, 2, 3])
-        gradient_penalty = autosummary("Loss/gradient_penalty", gradient_penalty)
-    reg = gradient_penalty * (gamma * 0.5)
+    reg = _gradient_penalty(opt, real_scores_out, reals) * (gamma * 0.5)
     return loss, reg
 
 
@@ -149,13 +144,17 @@ def D_logistic_r2(G, D, opt, training_set, minibatch_size, reals, labels, gamma=
     del training_set
     real_scores_out, fake_scores_out, fake_images_out = _D_logistic_scores(G, D, minibatch_size, reals, labels)
     loss = tf.nn.softplus(fake_scores_out) + tf.nn.softplus(-real_scores_out)
-    with tf.name_scope("GradientPenalty"):
-        fake_loss = _apply_loss_scaling(opt, tf.reduce_sum(fake_scores_out))
-        fake_grads = _undo_loss_scaling(opt, _fp32(tf.gradients(fake_loss, [fake_images_out])[0]))
-        gradient_penalty = tf.reduce_sum(tf.square(fake_grads), axis=[1, 2, 3])
-        gradient_penalty = autosummary("Loss/gradient_penalty", gradient_penalty)
-    reg = gradient_penalty * (gamma * 0.5)
+    reg = _gradient_penalty(opt, fake_scores_out, fake_images_out) * (gamma * 0.5)
     return loss, reg
+
+
+def _gradient_penalty(opt, scores_out, images):
+    """|d sum(scores) / d images|^2 per image [N] (under the optimizer's loss scaling), autosummarised."""
+    with tf.name_scope("GradientPenalty"):
+        scaled_sum = _apply_loss_scaling(opt, tf.reduce_sum(scores_out))
+        grads = _undo_loss_scaling(opt, _fp32(tf.gradients(scaled_sum, [images])[0]))
+        gradient_penalty = tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
+        return autosummary("Loss/gradient_penalty", gradient_penalty)
 
 
 # ------------------------------------------------------------------------------------------------------
