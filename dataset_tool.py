@@ -492,6 +492,26 @@ def create_svhn(tfrecord_dir, svhn_dir):
     _export_shuffled(tfrecord_dir, images, _one_hot(labels, 10, "SVHN"))
 
 
+def create_digits(tfrecord_dir, resolution=32, resize_filter="bicubic"):
+    """scikit-learn's digits (1,797 real 8x8 scans, values 0..16): [N, 1, R, R], one-hot labels, shuffled.
+
+    The set ships inside scikit-learn, so this needs no download; the default network was trained on it.
+    """
+    datasets = _import_optional("sklearn.datasets", "scikit-learn", "create_digits")
+    if resolution != 2 ** int(np.round(np.log2(resolution))) or resolution < 8:
+        raise DatasetError("--resolution must be a power of two >= 8, got %d" % resolution)
+    if resize_filter not in RESIZE_FILTERS:
+        raise DatasetError("--resize-filter must be one of %s, got %s" % (", ".join(RESIZE_FILTERS), resize_filter))
+    digits = datasets.load_digits()
+    print("Loading %d scikit-learn digits, 8x8 scaled to %dx%d" % (len(digits.images), resolution, resolution))
+    images = []
+    for image in digits.images:
+        pixels = PIL.Image.fromarray(np.rint(image * (255.0 / 16.0)).astype(np.uint8))
+        pixels = pixels.resize((resolution, resolution), RESIZE_FILTERS[resize_filter])
+        images.append(np.asarray(pixels)[np.newaxis])
+    _export_shuffled(tfrecord_dir, np.stack(images), _one_hot(digits.target, 10, "digits"))
+
+
 # ----------------------------------------------------------------------------------------------------
 # LSUN (LMDB of encoded images) and CelebA.
 
@@ -888,6 +908,13 @@ def _make_parser():
                     "create_svhn datasets/svhn ~/downloads/svhn")
     p.add_argument("tfrecord_dir", help="new dataset directory")
     p.add_argument("svhn_dir", help="folder with the SVHN files")
+
+    p = add_command("create_digits", "Create a dataset of scikit-learn's handwritten digits (no download).",
+                    "create_digits datasets/digits --resolution=32")
+    p.add_argument("tfrecord_dir", help="new dataset directory")
+    p.add_argument("--resolution", type=int, default=32, help="output resolution (default: 32)")
+    p.add_argument("--resize_filter", "--resize-filter", default="bicubic", choices=sorted(RESIZE_FILTERS),
+                   help="filter for the 8x8 -> resolution upscale (default: bicubic)")
 
     p = add_command("create_lsun", "Create a dataset of one LSUN category (LMDB).",
                     "create_lsun datasets/lsun-car-100k ~/downloads/lsun/car_lmdb --resolution 256 --max_images 100000")

@@ -35,7 +35,8 @@ class UsageError(Exception):
 
 
 def build_training_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_kimg, gamma, mirror_augment,
-                          metrics, minibatch_size=None, minibatch_gpu=None):
+                          metrics, minibatch_size=None, minibatch_gpu=None, fmap_base=None, fmap_max=None,
+                          latent_size=None, mapping_layers=None, snapshot_ticks=None, cond=False):
     """The keyword arguments of `dnnlib.submit_run` for one training run (run_func_name, submit_config, and
     those of `training.training_loop.training_loop`)."""
     train = EasyDict(run_func_name="training.training_loop.training_loop")
@@ -66,6 +67,9 @@ def build_training_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, to
 
     desc += "-" + dataset
     dataset_args = EasyDict(tfrecord_dir=dataset)
+    if cond:
+        dataset_args.max_label_size = "full"  # a conditional G and D, as the dataset's labels say
+        desc += "-cond"
 
     if num_gpus not in [1, 2, 4, 8]:
         raise UsageError("--num-gpus: must be 1, 2, 4 or 8, got %r" % (num_gpus,))
@@ -116,6 +120,18 @@ def build_training_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, to
 
     if gamma is not None:
         D_loss.gamma = gamma
+
+    # Network size overrides (small networks for small data or CPUs; the default network was made so).
+    if fmap_base is not None:
+        G.fmap_base = D.fmap_base = fmap_base
+    if fmap_max is not None:
+        G.fmap_max = D.fmap_max = fmap_max
+    if latent_size is not None:
+        G.latent_size = G.dlatent_size = G.mapping_fmaps = latent_size
+    if mapping_layers is not None:
+        G.mapping_layers = mapping_layers
+    if snapshot_ticks is not None:
+        train.image_snapshot_ticks = train.network_snapshot_ticks = snapshot_ticks
 
     # Minibatch overrides (e.g. for 16 GB cards): they replace the per-resolution tables too.
     if minibatch_size is not None:
@@ -238,6 +254,18 @@ def main(argv=None):
                         "exactly from its training state", default=None, metavar="PKL")
     parser.add_argument("--resume-kimg", help="Training progress of a --resume pickle that has no training "
                         "state (default: %(default)s)", default=0.0, type=float, metavar="KIMG")
+    parser.add_argument("--cond", help="Train a conditional network on the dataset's labels (default: %(default)s)",
+                        default=False, metavar="BOOL", type=_str_to_bool)
+    parser.add_argument("--fmap-base", help="Feature maps: fmap_base of G and D (default is config dependent)",
+                        default=None, type=int, metavar="N")
+    parser.add_argument("--fmap-max", help="Feature maps: at most this many per layer in G and D (default: 512)",
+                        default=None, type=int, metavar="N")
+    parser.add_argument("--latent-size", help="Size of z, w and the mapping layers (default: 512)", default=None,
+                        type=int, metavar="N")
+    parser.add_argument("--mapping-layers", help="Number of mapping layers (default: 8)", default=None, type=int,
+                        metavar="N")
+    parser.add_argument("--snapshot-ticks", help="Image and network snapshot interval in ticks (default: 10)",
+                        default=None, type=int, metavar="N")
     parser.add_argument("--dry-run", help="Print the configuration and the network tables, then exit",
                         action="store_true")
     args = parser.parse_args(argv)
@@ -247,7 +275,10 @@ def main(argv=None):
             raise UsageError("--data-dir: %s is not a directory" % args.data_dir)
         if not os.path.isdir(os.path.join(args.data_dir, args.dataset)):
             raise UsageError("--dataset: %s not found in --data-dir %s" % (args.dataset, args.data_dir))
-        for name, value in [("--minibatch-size", args.minibatch_size), ("--minibatch-gpu", args.minibatch_gpu)]:
+        for name, value in [("--minibatch-size", args.minibatch_size), ("--minibatch-gpu", args.minibatch_gpu),
+                            ("--fmap-base", args.fmap_base), ("--fmap-max", args.fmap_max),
+                            ("--latent-size", args.latent_size), ("--mapping-layers", args.mapping_layers),
+                            ("--snapshot-ticks", args.snapshot_ticks)]:
             if value is not None and value < 1:
                 raise UsageError("%s: must be >= 1, got %d" % (name, value))
         if args.total_kimg <= 0:
@@ -256,7 +287,9 @@ def main(argv=None):
             dataset=args.dataset, data_dir=args.data_dir, result_dir=args.result_dir, config_id=args.config_id,
             num_gpus=args.num_gpus, total_kimg=args.total_kimg, gamma=args.gamma,
             mirror_augment=args.mirror_augment, metrics=args.metrics, minibatch_size=args.minibatch_size,
-            minibatch_gpu=args.minibatch_gpu)
+            minibatch_gpu=args.minibatch_gpu, fmap_base=args.fmap_base, fmap_max=args.fmap_max,
+            latent_size=args.latent_size, mapping_layers=args.mapping_layers, snapshot_ticks=args.snapshot_ticks,
+            cond=args.cond)
         if args.resume is not None:
             resume_pkl = args.resume
             if resume_pkl == "latest":

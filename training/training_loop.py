@@ -569,7 +569,10 @@ def training_loop(
                     check_finite("G", G_loss_now)
                     if run_G_reg:
                         run(G_reg_op, feed_dict)
-                    _, D_loss_now, _ = run([D_train_op, D_loss_value, Gs_update_op], feed_dict)
+                    # Gs copies G's dlatent_avg, which the D step also updates: run them apart so the
+                    # order is fixed (in one run it is a race, and resume would not be exact).
+                    _, D_loss_now = run([D_train_op, D_loss_value], feed_dict)
+                    run(Gs_update_op, feed_dict)
                     check_finite("D", D_loss_now)
                     if run_D_reg:
                         run(D_reg_op, feed_dict)
