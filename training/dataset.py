@@ -104,7 +104,8 @@ class TFRecordDataset:
     """
 
     def __init__(self, tfrecord_dir, resolution=None, label_file=None, max_label_size=0, max_images=None,
-                 repeat=True, shuffle_mb=4096, prefetch_mb=2048, buffer_mb=256, num_threads=2):
+                 repeat=True, shuffle_mb=4096, prefetch_mb=2048, buffer_mb=256, num_threads=2, num_shards=1,
+                 shard_index=0):
         """
         tfrecord_dir:   dataset directory.
         resolution:     full resolution to use (default: the largest level found).
@@ -116,7 +117,11 @@ class TFRecordDataset:
         prefetch_mb:    prefetch buffer in MiB (0 = none).
         buffer_mb:      read buffer of each file in MiB.
         num_threads:    parallel record parsers.
+        num_shards, shard_index: read only records shard_index, shard_index + num_shards, ... of every
+                        file (multi-worker training: each worker reads its own disjoint part).
         """
+        if not (isinstance(num_shards, (int, np.integer)) and num_shards >= 1 and 0 <= shard_index < num_shards):
+            raise DatasetError("shard_index %r must be in [0, num_shards %r)" % (shard_index, num_shards))
         self.tfrecord_dir = tfrecord_dir
         self.resolution = None
         self.resolution_log2 = None
@@ -199,6 +204,8 @@ class TFRecordDataset:
                     dset = dset.take(max_images)
                 dset = dset.map(parse_tfrecord_tf, num_parallel_calls=num_threads)
                 dset = tf.data.Dataset.zip((dset, self._tf_labels_dataset))
+                if num_shards > 1:
+                    dset = dset.shard(num_shards, shard_index)
                 bytes_per_item = int(np.prod(tfr_shape)) * np.dtype(self.dtype).itemsize
                 if shuffle_mb > 0:
                     dset = dset.shuffle(_items_in_mb(shuffle_mb, bytes_per_item))
