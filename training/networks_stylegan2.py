@@ -1,4 +1,4 @@
-"""StyleGAN2 generator and discriminator build functions (TF1 graph style, NCHW).
+"""StyleGAN2 generator and discriminator build functions (TF1 graph style, NCHW or NHWC inside).
 
 Build functions for `dnnlib.tflib.Network`:
 * `G_main`: the full generator, mapping + synthesis as components, truncation, style mixing.
@@ -12,9 +12,17 @@ Variable names, shapes, initialisers and scopes follow the official networks, so
 network pickles map onto these graphs one to one. Weights are stored unscaled; the equalized
 learning-rate coefficients are applied at run time.
 
-The text of this module is embedded in the network pickles we write, so it imports only NumPy,
-TensorFlow, dnnlib and the two custom-op modules.
+Images in and out are NCHW [N, C, H, W], as in the official code. Inside, the synthesis and
+discriminator networks run in the layout of their `data_format` argument (see `resolve_data_format`):
+NCHW on GPUs, NHWC on CPUs, where TensorFlow's convolutions are faster in NHWC (and, without oneDNN,
+exist only in NHWC).
+
+The text of this module is embedded in the network pickles we write, and the official code executes
+it with its own dnnlib: it imports only os, NumPy, TensorFlow, dnnlib and the two custom-op modules,
+and uses no dnnlib function that the official dnnlib lacks.
 """
+
+import os
 
 import numpy as np
 import tensorflow.compat.v1 as tf
@@ -25,7 +33,83 @@ from dnnlib.tflib.ops.upfirdn_2d import upsample_2d, downsample_2d, upsample_con
 from dnnlib.tflib.ops.fused_bias_act import fused_bias_act
 
 # ----------------------------------------------------------------------------------------------------
-# Layers. Activations are NCHW: [minibatch, channels, height, width].
+# Execution layout. This block is repeated in networks_stylegan.py: each module must stand alone in a pickle.
+
+DATA_FORMAT_ENV = 'STYLEGAN2_DATA_FORMAT'  # 'NCHW', 'NHWC' or 'auto' (the default).
+_grouped_conv_supported_cache = []
+
+
+def _gpu_visible():
+    """True if TensorFlow sees a GPU. Without the device-listing API (TF < 1.14), assume a GPU."""
+    experimental = getattr(getattr(tf, 'config', None), 'experimental', None)
+    list_physical_devices = getattr(experimental, 'list_physical_devices', None)
+    if list_physical_devices is None:
+        return True
+    return len(list_physical_devices('GPU')) > 0
+
+
+def resolve_data_format(data_format=None):
+    """The layout to run in: `data_format` if it is 'NCHW' or 'NHWC', else (None or 'auto') the
+    environment variable STYLEGAN2_DATA_FORMAT, else 'NCHW' when a GPU is visible and 'NHWC' when not."""
+    if data_format is None or data_format == 'auto':
+        data_format = os.environ.get(DATA_FORMAT_ENV, 'auto') or 'auto'
+        if data_format not in ('NCHW', 'NHWC', 'auto'):
+            raise ValueError("%s must be 'NCHW', 'NHWC' or 'auto', got %r" % (DATA_FORMAT_ENV, data_format))
+    if data_format == 'auto':
+        data_format = 'NCHW' if _gpu_visible() else 'NHWC'
+    if data_format not in ('NCHW', 'NHWC'):
+        raise ValueError("networks_stylegan2: data_format must be 'NCHW', 'NHWC', 'auto' or None, got %r"
+                         % (data_format,))
+    return data_format
+
+
+def grouped_conv_supported():
+    """True if grouped convolutions and their gradients run here (fused modulated convolution).
+
+    GPUs have them (cuDNN). On CPUs, TensorFlow 2.x has them through oneDNN only, and TF 1.15 not at
+    all; rather than guessing from versions and flags, a tiny grouped convolution and its gradients
+    run once in a throwaway graph on the CPU, and the answer is kept for the process.
+    """
+    if not _grouped_conv_supported_cache:
+        supported = _gpu_visible()
+        if not supported:
+            with tf.Graph().as_default():
+                x = tf.ones([1, 3, 3, 4])
+                w = tf.ones([3, 3, 2, 2])  # 4 input channels in 2 groups of 2.
+                try:
+                    y = tf.nn.conv2d(x, w, strides=[1, 1, 1, 1], padding='SAME', data_format='NHWC')
+                    grads = tf.gradients(tf.reduce_sum(tf.square(y)), [x, w])
+                    with tf.Session(config=tf.ConfigProto(device_count={'GPU': 0})) as session:
+                        session.run(grads)
+                    supported = True
+                except (tf.errors.OpError, ValueError, TypeError):
+                    supported = False
+        _grouped_conv_supported_cache.append(supported)
+    return _grouped_conv_supported_cache[0]
+
+
+def _channel_axis(data_format):
+    return 1 if data_format == 'NCHW' else 3
+
+
+def _image_size(x, data_format):
+    """(H, W) of a 4-D activation, as static ints."""
+    shape = x.shape.as_list()
+    return (shape[2], shape[3]) if data_format == 'NCHW' else (shape[1], shape[2])
+
+
+def nchw_to_layout(x, data_format):
+    """[N, C, H, W] -> the layout of `data_format`."""
+    return x if data_format == 'NCHW' else tf.transpose(x, [0, 2, 3, 1])
+
+
+def layout_to_nchw(x, data_format):
+    """The layout of `data_format` -> [N, C, H, W]."""
+    return x if data_format == 'NCHW' else tf.transpose(x, [0, 3, 1, 2])
+
+
+# ----------------------------------------------------------------------------------------------------
+# Layers. Activations are [N, C, H, W] for data_format 'NCHW', [N, H, W, C] for 'NHWC'.
 
 
 def get_weight(shape, gain=1, use_wscale=True, lrmul=1, weight_var='weight'):
@@ -47,70 +131,87 @@ def get_weight(shape, gain=1, use_wscale=True, lrmul=1, weight_var='weight'):
 
 
 def dense_layer(x, fmaps, gain=1, use_wscale=True, lrmul=1, weight_var='weight'):
-    """[N, ...] -> [N, fmaps]; inputs of rank > 2 are flattened first. No bias."""
+    """[N, ...] -> [N, fmaps]; inputs of rank > 2 are flattened first (images in NCHW order). No bias."""
     if len(x.shape) > 2:
         x = tf.reshape(x, [-1, np.prod([d.value for d in x.shape[1:]])])
     w = get_weight([x.shape[1].value, fmaps], gain=gain, use_wscale=use_wscale, lrmul=lrmul, weight_var=weight_var)
     return tf.matmul(x, tf.cast(w, x.dtype))
 
 
-def _conv2d(x, w, up=False, down=False, resample_kernel=None):
-    """Convolution of NCHW `x` with `w` [k, k, in, out]: 'SAME', or 2x up/down with FIR filtering.
+def _conv2d(x, w, up=False, down=False, resample_kernel=None, data_format='NCHW'):
+    """Convolution of `x` with `w` [k, k, in, out]: 'SAME', or 2x up/down with FIR filtering.
 
     `w` may hold a multiple of x's channels as input (grouped convolution)."""
     w = tf.cast(w, x.dtype)
     if up:
-        return upsample_conv_2d(x, w, data_format='NCHW', k=resample_kernel)
+        return upsample_conv_2d(x, w, data_format=data_format, k=resample_kernel)
     if down:
-        return conv_downsample_2d(x, w, data_format='NCHW', k=resample_kernel)
-    return tf.nn.conv2d(x, w, data_format='NCHW', strides=[1, 1, 1, 1], padding='SAME')
+        return conv_downsample_2d(x, w, data_format=data_format, k=resample_kernel)
+    return tf.nn.conv2d(x, w, data_format=data_format, strides=[1, 1, 1, 1], padding='SAME')
 
 
 def conv2d_layer(x, fmaps, kernel, up=False, down=False, resample_kernel=None, gain=1, use_wscale=True, lrmul=1,
-                 weight_var='weight'):
-    """[N, C, H, W] -> [N, fmaps, H', W'] with an odd `kernel`; `up`/`down` change H, W by a factor 2. No bias."""
+                 weight_var='weight', data_format='NCHW'):
+    """[N, C, H, W] -> [N, fmaps, H', W'] (or NHWC) with an odd `kernel`; `up`/`down` change H, W by 2. No bias."""
     assert not (up and down), 'conv2d_layer: up and down are exclusive'
     assert kernel >= 1 and kernel % 2 == 1, 'conv2d_layer: kernel must be odd, got %r' % (kernel,)
-    w = get_weight([kernel, kernel, x.shape[1].value, fmaps], gain=gain, use_wscale=use_wscale, lrmul=lrmul,
+    in_fmaps = x.shape[_channel_axis(data_format)].value
+    w = get_weight([kernel, kernel, in_fmaps, fmaps], gain=gain, use_wscale=use_wscale, lrmul=lrmul,
                    weight_var=weight_var)
-    return _conv2d(x, w, up=up, down=down, resample_kernel=resample_kernel)
+    return _conv2d(x, w, up=up, down=down, resample_kernel=resample_kernel, data_format=data_format)
 
 
-def apply_bias_act(x, act='linear', alpha=None, gain=None, lrmul=1, bias_var='bias'):
-    """Add a bias variable (zeros, one per channel of axis 1, scaled by lrmul), then `act` (see fused_bias_act)."""
-    b = tf.get_variable(bias_var, shape=[x.shape[1]], initializer=tf.initializers.zeros()) * lrmul
-    return fused_bias_act(x, b=tf.cast(b, x.dtype), act=act, alpha=alpha, gain=gain)
+def apply_bias_act(x, act='linear', alpha=None, gain=None, lrmul=1, bias_var='bias', data_format='NCHW'):
+    """Add a bias variable (zeros, one per channel, scaled by lrmul), then `act` (see fused_bias_act).
+
+    The channels are axis 1 of [N, C] and of NCHW images, axis 3 of NHWC images."""
+    axis = _channel_axis(data_format) if len(x.shape) == 4 else 1
+    b = tf.get_variable(bias_var, shape=[x.shape[axis]], initializer=tf.initializers.zeros()) * lrmul
+    return fused_bias_act(x, b=tf.cast(b, x.dtype), axis=axis, act=act, alpha=alpha, gain=gain)
 
 
-def naive_upsample_2d(x, factor=2):
-    """Nearest-neighbour upsampling: [N, C, H, W] -> [N, C, H*factor, W*factor]."""
+def naive_upsample_2d(x, factor=2, data_format='NCHW'):
+    """Nearest-neighbour upsampling: [N, C, H, W] -> [N, C, H*factor, W*factor] (or NHWC)."""
     with tf.variable_scope('NaiveUpsample'):
-        _, C, H, W = x.shape.as_list()
-        x = tf.reshape(x, [-1, C, H, 1, W, 1])
-        x = tf.tile(x, [1, 1, 1, factor, 1, factor])
-        return tf.reshape(x, [-1, C, H * factor, W * factor])
+        if data_format == 'NCHW':
+            _, C, H, W = x.shape.as_list()
+            x = tf.reshape(x, [-1, C, H, 1, W, 1])
+            x = tf.tile(x, [1, 1, 1, factor, 1, factor])
+            return tf.reshape(x, [-1, C, H * factor, W * factor])
+        _, H, W, C = x.shape.as_list()
+        x = tf.reshape(x, [-1, H, 1, W, 1, C])
+        x = tf.tile(x, [1, 1, factor, 1, factor, 1])
+        return tf.reshape(x, [-1, H * factor, W * factor, C])
 
 
-def naive_downsample_2d(x, factor=2):
-    """Box-filter downsampling: [N, C, H, W] -> [N, C, H/factor, W/factor] (mean of each factor x factor block)."""
+def naive_downsample_2d(x, factor=2, data_format='NCHW'):
+    """Box-filter downsampling: [N, C, H, W] -> [N, C, H/factor, W/factor] (or NHWC), the mean of each block."""
     with tf.variable_scope('NaiveDownsample'):
-        _, C, H, W = x.shape.as_list()
-        x = tf.reshape(x, [-1, C, H // factor, factor, W // factor, factor])
-        return tf.reduce_mean(x, axis=[3, 5])
+        if data_format == 'NCHW':
+            _, C, H, W = x.shape.as_list()
+            x = tf.reshape(x, [-1, C, H // factor, factor, W // factor, factor])
+            return tf.reduce_mean(x, axis=[3, 5])
+        _, H, W, C = x.shape.as_list()
+        x = tf.reshape(x, [-1, H // factor, factor, W // factor, factor, C])
+        return tf.reduce_mean(x, axis=[2, 4])
 
 
 def modulated_conv2d_layer(x, y, fmaps, kernel, up=False, down=False, demodulate=True, resample_kernel=None,
                            gain=1, use_wscale=True, lrmul=1, fused_modconv=True, weight_var='weight',
-                           mod_weight_var='mod_weight', mod_bias_var='mod_bias'):
-    """Style-modulated convolution: x [N, in, H, W], y (w vector) [N, w_dim] -> [N, fmaps, H', W']. No bias.
+                           mod_weight_var='mod_weight', mod_bias_var='mod_bias', data_format='NCHW'):
+    """Style-modulated convolution: x [N, in, H, W] (or NHWC), y (w vector) [N, w_dim] -> [N, fmaps, H', W']. No bias.
 
     The style s = dense(y) + bias + 1 [N, in] scales the weight's input channels; with `demodulate`
     each output channel of the scaled weight is then normalised to unit L2 norm. Fused: one grouped
-    convolution with a weight per sample. Not fused: the same result by scaling the activations.
+    convolution with a weight per sample. Not fused: the same result by scaling the activations; also
+    used when fused is asked for but grouped convolutions do not run here (see grouped_conv_supported).
     """
     assert not (up and down), 'modulated_conv2d_layer: up and down are exclusive'
     assert kernel >= 1 and kernel % 2 == 1, 'modulated_conv2d_layer: kernel must be odd, got %r' % (kernel,)
-    in_fmaps = x.shape[1].value
+    nchw = data_format == 'NCHW'
+    in_fmaps = x.shape[_channel_axis(data_format)].value
+    if fused_modconv and not grouped_conv_supported():
+        fused_modconv = False
 
     w = get_weight([kernel, kernel, in_fmaps, fmaps], gain=gain, use_wscale=use_wscale, lrmul=lrmul,
                    weight_var=weight_var)
@@ -126,42 +227,63 @@ def modulated_conv2d_layer(x, y, fmaps, kernel, up=False, down=False, demodulate
         per_sample_w *= d[:, np.newaxis, np.newaxis, np.newaxis, :]
 
     if fused_modconv:
-        # The minibatch becomes convolution groups: x [1, N*in, H, W], weight [k, k, in, N*out].
-        x = tf.reshape(x, [1, -1, x.shape[2], x.shape[3]])
+        # The minibatch becomes convolution groups: x [1, N*in, H, W] (NHWC: [1, H, W, N*in]),
+        # weight [k, k, in, N*out].
+        H, W = _image_size(x, data_format)
+        if nchw:
+            x = tf.reshape(x, [1, -1, H, W])
+        else:
+            x = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, H, W, -1])
         w = tf.transpose(per_sample_w, [1, 2, 3, 0, 4])
         w = tf.reshape(w, [kernel, kernel, in_fmaps, -1])
-    else:
+    elif nchw:
         x *= tf.cast(s[:, :, np.newaxis, np.newaxis], x.dtype)
+    else:
+        x *= tf.cast(s[:, np.newaxis, np.newaxis, :], x.dtype)
 
-    x = _conv2d(x, w, up=up, down=down, resample_kernel=resample_kernel)
+    x = _conv2d(x, w, up=up, down=down, resample_kernel=resample_kernel, data_format=data_format)
 
     if fused_modconv:
-        x = tf.reshape(x, [-1, fmaps, x.shape[2], x.shape[3]])
-    elif demodulate:
+        H, W = _image_size(x, data_format)
+        if nchw:
+            x = tf.reshape(x, [-1, fmaps, H, W])
+        else:
+            x = tf.transpose(tf.reshape(x, [H, W, -1, fmaps]), [2, 0, 1, 3])
+    elif demodulate and nchw:
         x *= tf.cast(d[:, :, np.newaxis, np.newaxis], x.dtype)
+    elif demodulate:
+        x *= tf.cast(d[:, np.newaxis, np.newaxis, :], x.dtype)
     return x
 
 
-def minibatch_stddev_layer(x, group_size=4, num_new_features=1):
+def minibatch_stddev_layer(x, group_size=4, num_new_features=1, data_format='NCHW'):
     """Append the per-group standard deviation as `num_new_features` channels: [N, C, H, W] -> [N, C+n, H, W].
 
     Groups hold min(group_size, N) samples; sample i belongs to group i % (N / group size), so N must
     be divisible by the group size. The channels are split into n parts, each giving one feature:
-    the std over the group, averaged over the part's channels and all pixels.
+    the std over the group, averaged over the part's channels and all pixels. NHWC works the same way.
     """
     group_size = tf.minimum(group_size, tf.shape(x)[0])
-    _, C, H, W = x.shape.as_list()
     n = num_new_features
-    y = tf.reshape(x, [group_size, -1, n, C // n, H, W])  # [G, M, n, C/n, H, W]
+    if data_format == 'NCHW':
+        _, C, H, W = x.shape.as_list()
+        y = tf.reshape(x, [group_size, -1, n, C // n, H, W])  # [G, M, n, C/n, H, W]
+        feature_axes = [2, 3, 4]  # of the variance [M, n, C/n, H, W]
+    else:
+        _, H, W, C = x.shape.as_list()
+        y = tf.reshape(x, [group_size, -1, H, W, n, C // n])  # [G, M, H, W, n, C/n]
+        feature_axes = [1, 2, 4]  # of the variance [M, H, W, n, C/n]
     y = tf.cast(y, tf.float32)
     y -= tf.reduce_mean(y, axis=0, keepdims=True)
-    y = tf.reduce_mean(tf.square(y), axis=0)  # [M, n, C/n, H, W] variance over the group
+    y = tf.reduce_mean(tf.square(y), axis=0)  # Variance over the group.
     y = tf.sqrt(y + 1e-8)
-    y = tf.reduce_mean(y, axis=[2, 3, 4], keepdims=True)  # [M, n, 1, 1, 1]
-    y = tf.reduce_mean(y, axis=[2])  # [M, n, 1, 1]
+    y = tf.reduce_mean(y, axis=feature_axes)  # [M, n]
     y = tf.cast(y, x.dtype)
-    y = tf.tile(y, [group_size, 1, H, W])  # [N, n, H, W]
-    return tf.concat([x, y], axis=1)
+    if data_format == 'NCHW':
+        y = tf.tile(y[:, :, np.newaxis, np.newaxis], [group_size, 1, H, W])  # [N, n, H, W]
+        return tf.concat([x, y], axis=1)
+    y = tf.tile(y[:, np.newaxis, np.newaxis, :], [group_size, H, W, 1])  # [N, H, W, n]
+    return tf.concat([x, y], axis=3)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -346,31 +468,35 @@ def _noise_variables(num_layers):
 
 
 def _styled_layer(x, dlatents, noise_vars, layer_idx, fmaps, kernel, up, randomize_noise, act, resample_kernel,
-                  fused_modconv):
+                  fused_modconv, data_format):
     """One synthesis layer: modulated conv with w[:, layer_idx], scaled noise, bias, activation."""
     x = modulated_conv2d_layer(x, dlatents[:, layer_idx], fmaps=fmaps, kernel=kernel, up=up,
-                               resample_kernel=resample_kernel, fused_modconv=fused_modconv)
+                               resample_kernel=resample_kernel, fused_modconv=fused_modconv, data_format=data_format)
+    H, W = _image_size(x, data_format)
     if randomize_noise:
-        noise = tf.random_normal([tf.shape(x)[0], 1, x.shape[2], x.shape[3]], dtype=x.dtype)
+        noise = tf.random_normal([tf.shape(x)[0], 1, H, W], dtype=x.dtype)
     else:
-        noise = tf.cast(noise_vars[layer_idx], x.dtype)
+        noise = tf.cast(noise_vars[layer_idx], x.dtype)  # [1, 1, H, W]
+    if data_format == 'NHWC':
+        noise = tf.reshape(noise, [-1, H, W, 1])  # One channel: the same values in the same order.
     noise_strength = tf.get_variable('noise_strength', shape=[], initializer=tf.initializers.zeros())
     x += noise * tf.cast(noise_strength, x.dtype)
-    return apply_bias_act(x, act=act)
+    return apply_bias_act(x, act=act, data_format=data_format)
 
 
-def _const_input(dlatents, fmaps, dtype):
-    """The learned 4x4 input, tiled over the minibatch: [N, fmaps, 4, 4]."""
+def _const_input(dlatents, fmaps, dtype, data_format):
+    """The learned 4x4 input, tiled over the minibatch: [N, fmaps, 4, 4] (or NHWC)."""
     with tf.variable_scope('Const'):
         const = tf.get_variable('const', shape=[1, fmaps, 4, 4], initializer=tf.initializers.random_normal())
-        return tf.tile(tf.cast(const, dtype), [tf.shape(dlatents)[0], 1, 1, 1])
+        const = nchw_to_layout(tf.cast(const, dtype), data_format)
+        return tf.tile(const, [tf.shape(dlatents)[0], 1, 1, 1])
 
 
-def _to_rgb(x, dlatents, res_log2, num_channels, fused_modconv):
+def _to_rgb(x, dlatents, res_log2, num_channels, fused_modconv, data_format):
     """Modulated 1x1 conv to image channels (not demodulated) with w of layer 2*res_log2-3, plus bias."""
     x = modulated_conv2d_layer(x, dlatents[:, res_log2 * 2 - 3], fmaps=num_channels, kernel=1, demodulate=False,
-                               fused_modconv=fused_modconv)
-    return apply_bias_act(x)
+                               fused_modconv=fused_modconv, data_format=data_format)
+    return apply_bias_act(x, data_format=data_format)
 
 
 def G_synthesis_stylegan2(
@@ -388,6 +514,7 @@ def G_synthesis_stylegan2(
         dtype='float32',                # Data type of the activations.
         resample_kernel=[1, 3, 3, 1],   # FIR filter for up/downsampling; None = box filter.
         fused_modconv=True,             # One grouped convolution per layer instead of scaled activations.
+        data_format=None,               # Layout inside: 'NCHW', 'NHWC' or None/'auto' (see resolve_data_format).
         **_kwargs):                     # Ignores unrecognised keyword args.
     """w [N, num_layers, dlatent_size] -> images [N, num_channels, resolution, resolution]."""
     resolution_log2 = _resolution_log2(resolution, 'G_synthesis_stylegan2')
@@ -396,6 +523,7 @@ def G_synthesis_stylegan2(
         raise ValueError("G_synthesis_stylegan2: architecture must be 'orig', 'skip' or 'resnet', got %r"
                          % (architecture,))
     num_layers = resolution_log2 * 2 - 2
+    data_format = resolve_data_format(data_format)
 
     dlatents_in.set_shape([None, num_layers, dlatent_size])
     dlatents_in = tf.cast(dlatents_in, dtype)
@@ -403,16 +531,16 @@ def G_synthesis_stylegan2(
 
     def layer(x, layer_idx, fmaps, kernel, up=False):
         return _styled_layer(x, dlatents_in, noise_vars, layer_idx, fmaps, kernel, up, randomize_noise,
-                             nonlinearity, resample_kernel, fused_modconv)
+                             nonlinearity, resample_kernel, fused_modconv, data_format)
 
     def to_rgb(x, y, res_log2):
         with tf.variable_scope('ToRGB'):
-            t = _to_rgb(x, dlatents_in, res_log2, num_channels, fused_modconv)
+            t = _to_rgb(x, dlatents_in, res_log2, num_channels, fused_modconv, data_format)
             return t if y is None else y + t
 
     y = None  # The image, for 'skip' accumulated over all resolutions.
     with tf.variable_scope('4x4'):
-        x = _const_input(dlatents_in, nf(1), dtype)
+        x = _const_input(dlatents_in, nf(1), dtype, data_format)
         with tf.variable_scope('Conv'):
             x = layer(x, 0, nf(1), kernel=3)
         if architecture == 'skip':
@@ -427,15 +555,16 @@ def G_synthesis_stylegan2(
                 x = layer(x, res_log2 * 2 - 4, nf(res_log2 - 1), kernel=3)
             if architecture == 'resnet':
                 with tf.variable_scope('Skip'):
-                    t = conv2d_layer(t, fmaps=nf(res_log2 - 1), kernel=1, up=True, resample_kernel=resample_kernel)
+                    t = conv2d_layer(t, fmaps=nf(res_log2 - 1), kernel=1, up=True, resample_kernel=resample_kernel,
+                                     data_format=data_format)
                     x = (x + t) * (1 / np.sqrt(2))
             if architecture == 'skip':
                 with tf.variable_scope('Upsample'):
-                    y = upsample_2d(y, k=resample_kernel)
+                    y = upsample_2d(y, k=resample_kernel, data_format=data_format)
             if architecture == 'skip' or res_log2 == resolution_log2:
                 y = to_rgb(x, y, res_log2)
 
-    images_out = y
+    images_out = layout_to_nchw(y, data_format)
     assert images_out.dtype == tf.as_dtype(dtype)
     return tf.identity(images_out, name='images_out')
 
@@ -454,6 +583,7 @@ def G_synthesis_stylegan_revised(
         dtype='float32',                # Data type of the activations.
         resample_kernel=[1, 3, 3, 1],   # FIR filter for upsampling; None = box filter.
         fused_modconv=True,             # One grouped convolution per layer instead of scaled activations.
+        data_format=None,               # Layout inside: 'NCHW', 'NHWC' or None/'auto' (see resolve_data_format).
         structure='auto',               # 'fixed' (no growing), 'linear', 'recursive' (tf.cond) or 'auto'.
         is_template_graph=False,        # Set by Network while building the template graph.
         force_clean_graph=False,        # Build without tf.cond and random ops (G_main sets it for its template).
@@ -476,6 +606,7 @@ def G_synthesis_stylegan_revised(
         raise ValueError("G_synthesis_stylegan_revised: structure must be 'fixed', 'linear', 'recursive' or 'auto', "
                          "got %r" % (structure,))
     num_layers = resolution_log2 * 2 - 2
+    data_format = resolve_data_format(data_format)
 
     dlatents_in.set_shape([None, num_layers, dlatent_size])
     dlatents_in = tf.cast(dlatents_in, dtype)
@@ -484,7 +615,7 @@ def G_synthesis_stylegan_revised(
 
     def layer(x, layer_idx, fmaps, kernel, up=False):
         return _styled_layer(x, dlatents_in, noise_vars, layer_idx, fmaps, kernel, up, randomize_noise,
-                             nonlinearity, resample_kernel, fused_modconv)
+                             nonlinearity, resample_kernel, fused_modconv, data_format)
 
     def block(x, res_log2):  # res_log2 = 3..resolution_log2
         with tf.variable_scope('%dx%d' % (2 ** res_log2, 2 ** res_log2)):
@@ -496,10 +627,10 @@ def G_synthesis_stylegan_revised(
 
     def to_rgb(x, res_log2):  # res_log2 = 2..resolution_log2
         with tf.variable_scope('ToRGB_lod%d' % (resolution_log2 - res_log2)):
-            return _to_rgb(x, dlatents_in, res_log2, num_channels, fused_modconv)
+            return _to_rgb(x, dlatents_in, res_log2, num_channels, fused_modconv, data_format)
 
     with tf.variable_scope('4x4'):
-        x = _const_input(dlatents_in, nf(1), dtype)
+        x = _const_input(dlatents_in, nf(1), dtype, data_format)
         with tf.variable_scope('Conv'):
             x = layer(x, 0, nf(1), kernel=3)
 
@@ -516,7 +647,7 @@ def G_synthesis_stylegan_revised(
             x = block(x, res_log2)
             img = to_rgb(x, res_log2)
             with tf.variable_scope('Upsample_lod%d' % lod):
-                images_out = upsample_2d(images_out)
+                images_out = upsample_2d(images_out, data_format=data_format)
             with tf.variable_scope('Grow_lod%d' % lod):
                 images_out = tflib.lerp_clip(img, images_out, lod_in - lod)
 
@@ -527,9 +658,10 @@ def G_synthesis_stylegan_revised(
 
         def grow(x, res_log2, lod):
             y = block(x, res_log2)
-            img = lambda: naive_upsample_2d(to_rgb(y, res_log2), factor=2 ** lod)
+            img = lambda: naive_upsample_2d(to_rgb(y, res_log2), factor=2 ** lod, data_format=data_format)
             img = cond_or(img, lod_in > lod, lambda: naive_upsample_2d(
-                tflib.lerp(to_rgb(y, res_log2), upsample_2d(to_rgb(x, res_log2 - 1)), lod_in - lod), factor=2 ** lod))
+                tflib.lerp(to_rgb(y, res_log2), upsample_2d(to_rgb(x, res_log2 - 1), data_format=data_format),
+                           lod_in - lod), factor=2 ** lod, data_format=data_format))
             if lod > 0:
                 img = cond_or(img, lod_in < lod, lambda: grow(y, res_log2 + 1, lod - 1))
             return img()
@@ -539,6 +671,7 @@ def G_synthesis_stylegan_revised(
         else:
             images_out = grow(x, 3, resolution_log2 - 3)
 
+    images_out = layout_to_nchw(images_out, data_format)
     assert images_out.dtype == tf.as_dtype(dtype)
     return tf.identity(images_out, name='images_out')
 
@@ -547,15 +680,17 @@ def G_synthesis_stylegan_revised(
 # Discriminators.
 
 
-def _d_4x4_layers(x, nf, act, mbstd_group_size, mbstd_num_features):
+def _d_4x4_layers(x, nf, act, mbstd_group_size, mbstd_num_features, data_format):
     """The last layers, inside the caller's 4x4 scope: minibatch stddev, 3x3 conv, dense -> [N, nf(0)]."""
     if mbstd_group_size > 1:
         with tf.variable_scope('MinibatchStddev'):
-            x = minibatch_stddev_layer(x, mbstd_group_size, mbstd_num_features)
+            x = minibatch_stddev_layer(x, mbstd_group_size, mbstd_num_features, data_format=data_format)
     with tf.variable_scope('Conv'):
-        x = apply_bias_act(conv2d_layer(x, fmaps=nf(1), kernel=3), act=act)
+        x = apply_bias_act(conv2d_layer(x, fmaps=nf(1), kernel=3, data_format=data_format), act=act,
+                           data_format=data_format)
     with tf.variable_scope('Dense0'):
-        x = apply_bias_act(dense_layer(x, fmaps=nf(0)), act=act)
+        # The dense weight's rows are in NCHW order (C, H, W).
+        x = apply_bias_act(dense_layer(layout_to_nchw(x, data_format), fmaps=nf(0)), act=act)
     return x
 
 
@@ -569,17 +704,20 @@ def _d_output_layer(x, labels_in):
     return x
 
 
-def _d_block(x, res_log2, nf, act, resample_kernel, resnet):
+def _d_block(x, res_log2, nf, act, resample_kernel, resnet, data_format):
     """Two 3x3 convs, the second halving the resolution; resnet adds a downsampling 1x1 skip."""
     t = x
     with tf.variable_scope('Conv0'):
-        x = apply_bias_act(conv2d_layer(x, fmaps=nf(res_log2 - 1), kernel=3), act=act)
+        x = apply_bias_act(conv2d_layer(x, fmaps=nf(res_log2 - 1), kernel=3, data_format=data_format), act=act,
+                           data_format=data_format)
     with tf.variable_scope('Conv1_down'):
         x = apply_bias_act(conv2d_layer(x, fmaps=nf(res_log2 - 2), kernel=3, down=True,
-                                        resample_kernel=resample_kernel), act=act)
+                                        resample_kernel=resample_kernel, data_format=data_format), act=act,
+                           data_format=data_format)
     if resnet:
         with tf.variable_scope('Skip'):
-            t = conv2d_layer(t, fmaps=nf(res_log2 - 2), kernel=1, down=True, resample_kernel=resample_kernel)
+            t = conv2d_layer(t, fmaps=nf(res_log2 - 2), kernel=1, down=True, resample_kernel=resample_kernel,
+                             data_format=data_format)
             x = (x + t) * (1 / np.sqrt(2))
     return x
 
@@ -600,6 +738,7 @@ def D_stylegan2(
         mbstd_num_features=1,           # Number of features of the minibatch stddev layer.
         dtype='float32',                # Data type of the activations.
         resample_kernel=[1, 3, 3, 1],   # FIR filter for downsampling; None = box filter.
+        data_format=None,               # Layout inside: 'NCHW', 'NHWC' or None/'auto' (see resolve_data_format).
         **_kwargs):                     # Ignores unrecognised keyword args.
     """images [N, C, res, res], labels [N, label_size] -> scores [N, 1]."""
     resolution_log2 = _resolution_log2(resolution, 'D_stylegan2')
@@ -607,15 +746,17 @@ def D_stylegan2(
     if architecture not in ['orig', 'skip', 'resnet']:
         raise ValueError("D_stylegan2: architecture must be 'orig', 'skip' or 'resnet', got %r" % (architecture,))
     act = nonlinearity
+    data_format = resolve_data_format(data_format)
 
     images_in.set_shape([None, num_channels, resolution, resolution])
     labels_in.set_shape([None, label_size])
-    images_in = tf.cast(images_in, dtype)
+    images_in = nchw_to_layout(tf.cast(images_in, dtype), data_format)
     labels_in = tf.cast(labels_in, dtype)
 
     def from_rgb(x, y, res_log2):
         with tf.variable_scope('FromRGB'):
-            t = apply_bias_act(conv2d_layer(y, fmaps=nf(res_log2 - 1), kernel=1), act=act)
+            t = apply_bias_act(conv2d_layer(y, fmaps=nf(res_log2 - 1), kernel=1, data_format=data_format), act=act,
+                               data_format=data_format)
             return t if x is None else x + t
 
     x = None  # Features.
@@ -624,15 +765,16 @@ def D_stylegan2(
         with tf.variable_scope('%dx%d' % (2 ** res_log2, 2 ** res_log2)):
             if architecture == 'skip' or res_log2 == resolution_log2:
                 x = from_rgb(x, y, res_log2)
-            x = _d_block(x, res_log2, nf, act, resample_kernel, resnet=(architecture == 'resnet'))
+            x = _d_block(x, res_log2, nf, act, resample_kernel, resnet=(architecture == 'resnet'),
+                         data_format=data_format)
             if architecture == 'skip':
                 with tf.variable_scope('Downsample'):
-                    y = downsample_2d(y, k=resample_kernel)
+                    y = downsample_2d(y, k=resample_kernel, data_format=data_format)
 
     with tf.variable_scope('4x4'):
         if architecture == 'skip' or resolution_log2 == 2:
             x = from_rgb(x, y, 2)
-        x = _d_4x4_layers(x, nf, act, mbstd_group_size, mbstd_num_features)
+        x = _d_4x4_layers(x, nf, act, mbstd_group_size, mbstd_num_features, data_format)
     scores_out = _d_output_layer(x, labels_in)
 
     assert scores_out.dtype == tf.as_dtype(dtype)
@@ -654,6 +796,7 @@ def D_stylegan(
         mbstd_num_features=1,           # Number of features of the minibatch stddev layer.
         dtype='float32',                # Data type of the activations.
         resample_kernel=[1, 3, 3, 1],   # FIR filter for downsampling; None = box filter.
+        data_format=None,               # Layout inside: 'NCHW', 'NHWC' or None/'auto' (see resolve_data_format).
         structure='auto',               # 'fixed' (no growing), 'linear', 'recursive' (tf.cond) or 'auto'.
         is_template_graph=False,        # Set by Network while building the template graph.
         **_kwargs):                     # Ignores unrecognised keyword args.
@@ -671,20 +814,22 @@ def D_stylegan(
         raise ValueError("D_stylegan: structure must be 'fixed', 'linear', 'recursive' or 'auto', got %r"
                          % (structure,))
     act = nonlinearity
+    data_format = resolve_data_format(data_format)
 
     images_in.set_shape([None, num_channels, resolution, resolution])
     labels_in.set_shape([None, label_size])
-    images_in = tf.cast(images_in, dtype)
+    images_in = nchw_to_layout(tf.cast(images_in, dtype), data_format)
     labels_in = tf.cast(labels_in, dtype)
     lod_in = tf.cast(tf.get_variable('lod', initializer=np.float32(0.0), trainable=False), dtype)
 
     def from_rgb(x, res_log2):  # res_log2 = 2..resolution_log2
         with tf.variable_scope('FromRGB_lod%d' % (resolution_log2 - res_log2)):
-            return apply_bias_act(conv2d_layer(x, fmaps=nf(res_log2 - 1), kernel=1), act=act)
+            return apply_bias_act(conv2d_layer(x, fmaps=nf(res_log2 - 1), kernel=1, data_format=data_format),
+                                  act=act, data_format=data_format)
 
     def block(x, res_log2):  # res_log2 = 3..resolution_log2
         with tf.variable_scope('%dx%d' % (2 ** res_log2, 2 ** res_log2)):
-            return _d_block(x, res_log2, nf, act, resample_kernel, resnet=False)
+            return _d_block(x, res_log2, nf, act, resample_kernel, resnet=False, data_format=data_format)
 
     if structure == 'fixed':
         x = from_rgb(images_in, resolution_log2)
@@ -699,7 +844,7 @@ def D_stylegan(
             lod = resolution_log2 - res_log2
             x = block(x, res_log2)
             with tf.variable_scope('Downsample_lod%d' % lod):
-                img = downsample_2d(img)
+                img = downsample_2d(img, data_format=data_format)
             y = from_rgb(img, res_log2 - 1)
             with tf.variable_scope('Grow_lod%d' % lod):
                 x = tflib.lerp_clip(x, y, lod_in - lod)
@@ -710,13 +855,14 @@ def D_stylegan(
             return lambda: tf.cond(condition, alternative, current)
 
         def grow(res_log2, lod):
-            x = lambda: from_rgb(naive_downsample_2d(images_in, factor=2 ** lod), res_log2)
+            x = lambda: from_rgb(naive_downsample_2d(images_in, factor=2 ** lod, data_format=data_format), res_log2)
             if lod > 0:
                 x = cond_or(x, lod_in < lod, lambda: grow(res_log2 + 1, lod - 1))
             x = block(x(), res_log2)
             y = lambda: x
             y = cond_or(y, lod_in > lod, lambda: tflib.lerp(
-                x, from_rgb(naive_downsample_2d(images_in, factor=2 ** (lod + 1)), res_log2 - 1), lod_in - lod))
+                x, from_rgb(naive_downsample_2d(images_in, factor=2 ** (lod + 1), data_format=data_format),
+                            res_log2 - 1), lod_in - lod))
             return y()
 
         if resolution_log2 == 2:
@@ -725,7 +871,7 @@ def D_stylegan(
             x = grow(3, resolution_log2 - 3)
 
     with tf.variable_scope('4x4'):
-        x = _d_4x4_layers(x, nf, act, mbstd_group_size, mbstd_num_features)
+        x = _d_4x4_layers(x, nf, act, mbstd_group_size, mbstd_num_features, data_format)
     scores_out = _d_output_layer(x, labels_in)
     assert scores_out.dtype == tf.as_dtype(dtype)
     return tf.identity(scores_out, name='scores_out')
