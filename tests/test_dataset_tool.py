@@ -616,6 +616,18 @@ def test_sklearn_digits_with_labels(tmp_path):
     assert read_levels(tmp_path / "digits")[8].shape == (num, 1, 8, 8)
 
 
+def test_create_digits_is_the_whole_sklearn_set_upscaled(tmp_path, capsys):
+    datasets = pytest.importorskip("sklearn.datasets")
+    digits = datasets.load_digits()
+    run_tool("create_digits", tmp_path / "digits", "--resolution", 16, "--resize-filter", "nearest")
+    images = np.rint(digits.images * (255.0 / 16.0)).astype(np.uint8).repeat(2, axis=1).repeat(2, axis=2)
+    assert len(images) == 1797
+    order = shuffled_order(len(images))
+    assert_dataset(tmp_path / "digits", images[order][:, np.newaxis], one_hot(digits.target[order], 10))
+    err = run_tool_error(capsys, "create_digits", tmp_path / "bad", "--resolution", 24)
+    assert "--resolution must be a power of two >= 8, got 24" in err
+
+
 def test_sklearn_sample_photo_crop_and_letterbox(tmp_path):
     datasets = pytest.importorskip("sklearn.datasets")
     photo = datasets.load_sample_image("china.jpg")  # a real 640x427 RGB photo

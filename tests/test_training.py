@@ -208,6 +208,23 @@ def G_nan_after_3(G, D, opt, training_set, minibatch_size):
     return g_loss + tf.where(calls_now > 3.0, np.float32(np.nan), 0.0), g_reg
 
 
+def G_abort_after_3(G, D, opt, training_set, minibatch_size):
+    """G_logistic_ns that writes abort.txt into the run dir on its 3rd evaluation (as a user would)."""
+    g_loss, g_reg = loss.G_logistic_ns(G, D, opt, training_set, minibatch_size)
+    abort_path = dnnlib.make_run_dir_path("abort.txt")
+
+    def count_and_abort(calls):
+        if calls == 3:
+            open(abort_path, "w").close()
+        return calls
+
+    with tf.control_dependencies(None):
+        calls = tf.Variable(0.0, trainable=False, name="calls")
+    calls_now = tf.py_func(count_and_abort, [tf.assign_add(calls, 1.0)], tf.float32, stateful=True)
+    with tf.control_dependencies([calls_now]):
+        return tf.identity(g_loss), g_reg
+
+
 # ------------------------------------------------------------------------------------------------------
 # Training runs.
 
@@ -259,6 +276,19 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_snapshot(data_dir, tmp_
     with open(os.path.join(run_dir, "metric-dummy.txt")) as f:
         lines = f.read().splitlines()
     assert len(lines) == 3 and all(line.startswith("network-snapshot-000000") and "dummy" in line for line in lines)
+
+
+def test_abort_file_stops_training_and_writes_final_snapshot(data_dir, tmp_path, capsys):
+    kwargs = config_kwargs("config-e", data_dir, str(tmp_path), total_kimg=10.0, minibatch_gpu=8)
+    kwargs.G_loss_args = dict(func_name="training_test_losses.G_abort_after_3")
+    kwargs.update(network_snapshot_ticks=100)
+    run_dir = train(kwargs)
+    assert "abort.txt found: stopping at kimg 0.0" in capsys.readouterr().out
+    with open(os.path.join(run_dir, "log.txt")) as f:
+        ticks = [line for line in f if line.startswith("tick ")]
+    assert len(ticks) == 3  # One tick per minibatch of 8: the loop stopped right after minibatch 3 of 1250.
+    assert "kimg 0.0" in ticks[-1]
+    assert set(load_final(run_dir)) == {"G", "D", "Gs"}
 
 
 def _tower_kwargs(data_dir, result_dir, num_gpus):
@@ -353,6 +383,13 @@ def test_configs_follow_table_1_and_2():
     assert (mb.sched_args.minibatch_size_base, mb.sched_args.minibatch_gpu_base) == (16, 2)
     assert mb.sched_args.minibatch_size_dict == {} and mb.sched_args.minibatch_gpu_dict == {}
     assert f.tf_config == {"rnd.np_random_seed": 1000} and f.grid_args == dict(size="8k", layout="random")
+    small = kwargs("config-f", fmap_base=2048, fmap_max=64, latent_size=64, mapping_layers=4, snapshot_ticks=1,
+                   cond=True)
+    assert (small.G_args.fmap_base, small.D_args.fmap_base, small.G_args.fmap_max, small.D_args.fmap_max) == (2048,) * 2 + (64,) * 2
+    assert (small.G_args.latent_size, small.G_args.dlatent_size, small.G_args.mapping_fmaps, small.G_args.mapping_layers) == (64, 64, 64, 4)
+    assert small.image_snapshot_ticks == small.network_snapshot_ticks == 1
+    assert small.dataset_args.max_label_size == "full" and small.submit_config.run_desc == "stylegan2-ds-cond-1gpu-config-f"
+    assert "max_label_size" not in f.dataset_args
 
 
 def test_command_line_errors_are_one_line(data_dir, tmp_path, capsys):
