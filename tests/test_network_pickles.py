@@ -133,3 +133,14 @@ def test_pretrained_names_and_cache(sess, tmp_path, monkeypatch):
     first = pretrained_networks.load_networks(url, allow_code_execution=True)
     assert pretrained_networks.load_networks(url) is first  # Cached per path/URL.
     assert pretrained_networks.load_Gs(url).name == "Gs"
+
+
+def test_atomic_write_leaves_one_file_with_the_usual_permissions(tmp_path):
+    old_umask = os.umask(0o022)
+    try:
+        misc.write_file_atomically(str(tmp_path / "sub" / "a.pkl"), b"abc")
+    finally:
+        os.umask(old_umask)
+    assert os.listdir(str(tmp_path / "sub")) == ["a.pkl"]
+    assert (tmp_path / "sub" / "a.pkl").read_bytes() == b"abc"
+    assert os.stat(str(tmp_path / "sub" / "a.pkl")).st_mode & 0o777 == 0o644

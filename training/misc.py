@@ -117,6 +117,9 @@ def write_file_atomically(filename, data):
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions of a new file.
         os.replace(tmp_path, filename)
     finally:
         if os.path.exists(tmp_path):
