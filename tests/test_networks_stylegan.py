@@ -487,9 +487,12 @@ def test_r1_penalty_second_order_gradients_match_plain_autodiff(sess, monkeypatc
 
 def _use_plain_ops(monkeypatch):
     """Swap the custom-gradient layers of the module for the same maths in plain TF ops."""
-    monkeypatch.setattr(nets, "blur2d", lambda x, f=[1, 2, 1], normalize=True: nets._blur2d(x, f, normalize))
-    monkeypatch.setattr(nets, "upscale2d", lambda x, factor=2: nets._upscale2d(x, factor))
-    monkeypatch.setattr(nets, "downscale2d", lambda x, factor=2: nets._downscale2d(x, factor))
+    monkeypatch.setattr(nets, "blur2d", lambda x, f=[1, 2, 1], normalize=True, data_format="NCHW":
+                        nets._blur2d(x, f, normalize, data_format=data_format))
+    monkeypatch.setattr(nets, "upscale2d", lambda x, factor=2, data_format="NCHW":
+                        nets._upscale2d(x, factor, data_format=data_format))
+    monkeypatch.setattr(nets, "downscale2d", lambda x, factor=2, data_format="NCHW":
+                        nets._downscale2d(x, factor, data_format=data_format))
     monkeypatch.setattr(nets, "leaky_relu", lambda x, alpha=0.2: tf.maximum(x, x * alpha))
 
 
