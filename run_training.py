@@ -6,6 +6,7 @@
 import argparse
 import copy
 import glob
+import json
 import os
 import pprint
 import re
@@ -36,9 +37,11 @@ class UsageError(Exception):
 
 def build_training_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_kimg, gamma, mirror_augment,
                           metrics, minibatch_size=None, minibatch_gpu=None, fmap_base=None, fmap_max=None,
-                          latent_size=None, mapping_layers=None, snapshot_ticks=None, cond=False):
+                          latent_size=None, mapping_layers=None, snapshot_ticks=None, cond=False, worker_hosts=None,
+                          worker_index=0):
     """The keyword arguments of `dnnlib.submit_run` for one training run (run_func_name, submit_config, and
-    those of `training.training_loop.training_loop`)."""
+    those of `training.training_loop.training_loop`). With `worker_hosts` (['host:port', ...]) this process is
+    worker `worker_index` of a multi-worker run: `num_gpus` GPUs per worker, `minibatch_size` over all."""
     train = EasyDict(run_func_name="training.training_loop.training_loop")
     G = EasyDict(func_name="training.networks_stylegan2.G_main")
     D = EasyDict(func_name="training.networks_stylegan2.D_stylegan2")
@@ -74,7 +77,16 @@ def build_training_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, to
     if num_gpus not in [1, 2, 4, 8]:
         raise UsageError("--num-gpus: must be 1, 2, 4 or 8, got %r" % (num_gpus,))
     sc.num_gpus = num_gpus
-    desc += "-%dgpu" % num_gpus
+    num_workers = len(worker_hosts) if worker_hosts else 1
+    if num_workers > 1:
+        if not 0 <= worker_index < num_workers:
+            raise UsageError("--worker-index: must be in [0, %d) for %d worker hosts, got %d"
+                             % (num_workers, num_workers, worker_index))
+        train.worker_hosts = list(worker_hosts)
+        train.worker_index = worker_index
+        desc += "-%dx%dgpu" % (num_workers, num_gpus)
+    else:
+        desc += "-%dgpu" % num_gpus
 
     if config_id not in _valid_configs:
         raise UsageError("--config: unknown config %r (valid: %s)" % (config_id, ", ".join(_valid_configs)))
@@ -141,7 +153,11 @@ def build_training_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, to
         sched.minibatch_gpu_base = minibatch_gpu
         sched.minibatch_gpu_dict = {}
     if not sched.get("minibatch_size_dict") and not sched.get("minibatch_gpu_dict"):
-        if sched.minibatch_size_base % (sched.minibatch_gpu_base * num_gpus) != 0:
+        if sched.minibatch_size_base % (sched.minibatch_gpu_base * num_gpus * num_workers) != 0:
+            if num_workers > 1:
+                raise UsageError("--minibatch-size: %d is not a multiple of --minibatch-gpu (%d) x --num-gpus (%d) x "
+                                 "%d workers" % (sched.minibatch_size_base, sched.minibatch_gpu_base, num_gpus,
+                                                 num_workers))
             raise UsageError("--minibatch-size: %d is not a multiple of --minibatch-gpu (%d) x --num-gpus (%d)"
                              % (sched.minibatch_size_base, sched.minibatch_gpu_base, num_gpus))
 
@@ -155,6 +171,37 @@ def build_training_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, to
     kwargs.submit_config.run_dir_root = result_dir
     kwargs.submit_config.run_desc = desc
     return kwargs
+
+
+def workers_from_tf_config(value):
+    """(worker hosts, worker index) from a TF_CONFIG JSON string: {"cluster": {"worker": ["host:port", ...]},
+    "task": {"type": "worker", "index": i}}. A "chief" job, if any, is worker 0 and the workers follow it."""
+    try:
+        config = json.loads(value)
+        cluster = config["cluster"]
+        task = config["task"]
+        chief = list(cluster.get("chief", []))
+        hosts = chief + list(cluster.get("worker", []))
+        task_type, index = task["type"], int(task["index"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise UsageError("TF_CONFIG: not {\"cluster\": {\"worker\": [...]}, \"task\": {\"type\": \"worker\", "
+                         "\"index\": i}} (%s)" % e)
+    if task_type not in ("worker", "chief"):
+        raise UsageError("TF_CONFIG: task type %r is not 'worker' or 'chief'" % task_type)
+    if task_type == "worker":
+        index += len(chief)
+    if not hosts or not 0 <= index < len(hosts):
+        raise UsageError("TF_CONFIG: task index %d is not in the cluster of %d workers" % (index, len(hosts)))
+    return hosts, index
+
+
+def run_worker(kwargs):
+    """Worker > 0 of a multi-worker run: the training loop without a run dir (it prints to stdout only)."""
+    kwargs = dict(kwargs)
+    submit_config = kwargs.pop("submit_config")
+    func_name = kwargs.pop("run_func_name")
+    dnnlib.util.call_func_by_name(func_name=func_name, num_gpus=submit_config.num_gpus, submit_config=None,
+                                  **kwargs)
 
 
 def find_resume_pkl(result_dir, run_desc):
@@ -217,6 +264,10 @@ _examples = """examples:
   # Continue the newest run of the same dataset/config/GPU count exactly where its last snapshot left it
   python %(prog)s --num-gpus=8 --data-dir=~/datasets --config=config-f --dataset=ffhq --mirror-augment=true --resume=latest
 
+  # Two machines with 8 GPUs each (minibatch 32 over all 16 GPUs); run this on each, with its own index
+  python %(prog)s --num-gpus=8 --data-dir=~/datasets --config=config-f --dataset=ffhq --mirror-augment=true \\
+      --minibatch-size=32 --minibatch-gpu=2 --worker-hosts=node0:2222,node1:2222 --worker-index=0
+
 valid configs:
 
   """ + ", ".join(_valid_configs) + """
@@ -266,6 +317,10 @@ def main(argv=None):
                         metavar="N")
     parser.add_argument("--snapshot-ticks", help="Image and network snapshot interval in ticks (default: 10)",
                         default=None, type=int, metavar="N")
+    parser.add_argument("--worker-hosts", help="Multi-worker training: host:port of every worker, comma-separated "
+                        "(default: from TF_CONFIG, else one process)", default=None, metavar="LIST")
+    parser.add_argument("--worker-index", help="Multi-worker training: this worker's index in --worker-hosts; "
+                        "worker 0 writes the run dir", default=None, type=int, metavar="I")
     parser.add_argument("--dry-run", help="Print the configuration and the network tables, then exit",
                         action="store_true")
     args = parser.parse_args(argv)
@@ -283,13 +338,27 @@ def main(argv=None):
                 raise UsageError("%s: must be >= 1, got %d" % (name, value))
         if args.total_kimg <= 0:
             raise UsageError("--total-kimg: must be > 0, got %g" % args.total_kimg)
+        worker_hosts, worker_index = None, 0
+        if args.worker_hosts is not None:
+            if args.worker_index is None:
+                raise UsageError("--worker-hosts: needs --worker-index")
+            from training.training_loop import parse_worker_hosts  # pylint: disable=import-outside-toplevel
+            try:
+                worker_hosts = parse_worker_hosts(args.worker_hosts)
+            except ValueError as e:
+                raise UsageError("--worker-hosts: %s" % e) from None
+            worker_index = args.worker_index
+        elif args.worker_index is not None:
+            raise UsageError("--worker-index: needs --worker-hosts")
+        elif os.environ.get("TF_CONFIG"):
+            worker_hosts, worker_index = workers_from_tf_config(os.environ["TF_CONFIG"])
         kwargs = build_training_kwargs(
             dataset=args.dataset, data_dir=args.data_dir, result_dir=args.result_dir, config_id=args.config_id,
             num_gpus=args.num_gpus, total_kimg=args.total_kimg, gamma=args.gamma,
             mirror_augment=args.mirror_augment, metrics=args.metrics, minibatch_size=args.minibatch_size,
             minibatch_gpu=args.minibatch_gpu, fmap_base=args.fmap_base, fmap_max=args.fmap_max,
             latent_size=args.latent_size, mapping_layers=args.mapping_layers, snapshot_ticks=args.snapshot_ticks,
-            cond=args.cond)
+            cond=args.cond, worker_hosts=worker_hosts, worker_index=worker_index)
         if args.resume is not None:
             resume_pkl = args.resume
             if resume_pkl == "latest":
@@ -308,7 +377,10 @@ def main(argv=None):
 
     from training.training_loop import TrainingDivergedError  # pylint: disable=import-outside-toplevel
     try:
-        dnnlib.submit_run(**kwargs)
+        if kwargs.get("worker_index", 0) > 0:
+            run_worker(kwargs)
+        else:
+            dnnlib.submit_run(**kwargs)
     except TrainingDivergedError as e:
         print("run_training.py: error: %s" % e, file=sys.stderr)
         return 1

@@ -141,6 +141,16 @@ class StepSeededRandomOps:
         return tf.random.stateless_uniform(shape, self._next_seed(), minval=minval, maxval=maxval, dtype=dtype,
                                            name=name)
 
+    def start_tower(self, tower_index):
+        """Number the ops that follow from tower_index * 2^20 + 1 on.
+
+        Called before each tower's data and losses (after its shadow networks): tower i then draws the
+        same numbers whether it is tower i of one process or tower 0 of worker i of a multi-worker run.
+        (Tower 0 keeps the numbers it had before towers were numbered.)
+        """
+        if tower_index > 0:
+            self.num_ops = int(tower_index) << 20
+
     @contextlib.contextmanager
     def active(self):
         saved = (tf.random_normal, tf.random_uniform)
@@ -190,6 +200,82 @@ def _ensure_cpu_devices(tf_config, num_devices):
     new_session._default_session = new_session.as_default()  # pylint: disable=protected-access
     new_session._default_session.enforce_nesting = False  # pylint: disable=protected-access
     new_session._default_session.__enter__()  # pylint: disable=protected-access
+
+
+def _config_proto(tf_config):
+    """A tf.ConfigProto with tflib's defaults and the ConfigProto fields of `tf_config` (dotted keys)."""
+    config = tf.ConfigProto(allow_soft_placement=True)
+    config.graph_options.place_pruned_graph = True
+    config.gpu_options.allow_growth = True
+    for key, value in (tf_config or {}).items():
+        fields = key.split(".")
+        if fields[0] in ("rnd", "env"):
+            continue
+        obj = config
+        for field in fields[:-1]:
+            obj = getattr(obj, field)
+        if hasattr(obj, "get_or_create") or (hasattr(obj, "keys") and not hasattr(obj, "ListFields")):
+            obj[fields[-1]] = value  # a map field such as device_count.CPU
+        else:
+            setattr(obj, fields[-1], value)
+    return config
+
+
+def parse_worker_hosts(worker_hosts):
+    """'host:port,host:port' or a list of them -> list of 'host:port'; a ValueError names a bad entry."""
+    if isinstance(worker_hosts, str):
+        worker_hosts = worker_hosts.split(",")
+    hosts = [host.strip() for host in worker_hosts]
+    for host in hosts:
+        name, _, port = host.rpartition(":")
+        if not name or not port.isdigit():
+            raise ValueError("worker hosts: %r is not host:port" % host)
+    if len(set(hosts)) != len(hosts):
+        raise ValueError("worker hosts: %s lists a host:port twice" % ",".join(hosts))
+    return hosts
+
+
+def _start_worker_session(tf_config, worker_hosts, worker_index, num_cpu_devices):
+    """Start this process's tf.distribute.Server of the cluster `worker_hosts` and make a session on it the
+    default session for good. Returns the server.
+
+    Worker 0 leads the collective groups; `device_filters` keep each worker's graph on its own task, so
+    workers talk only through the collective ops (the gradient all-reduce).
+    """
+    cluster = tf.train.ClusterSpec({"worker": list(worker_hosts)})
+    config = _config_proto(tf_config)
+    if num_cpu_devices > 1:
+        config.device_count["CPU"] = num_cpu_devices
+    config.experimental.collective_group_leader = "/job:worker/replica:0/task:0"
+    config.device_filters.append("/job:worker/task:%d" % worker_index)
+    server = tf.distribute.Server(cluster, job_name="worker", task_index=worker_index, config=config, start=True)
+    old_session = tf.get_default_session()
+    session = tf.Session(server.target, config=config)
+    session._stylegan2_server = server  # pylint: disable=protected-access
+    session._default_session = session.as_default()  # pylint: disable=protected-access
+    session._default_session.enforce_nesting = False  # pylint: disable=protected-access
+    session._default_session.__enter__()  # pylint: disable=protected-access
+    if old_session is not None:
+        old_session.close()
+    return server
+
+
+def _broadcast_from_chief(networks, num_workers, is_chief, device):
+    """Give the variables of `networks` on every worker the values of worker 0 (a sum of worker 0's values
+    and zeros from the others, which is exact)."""
+    ops = []
+    with tf.name_scope("BroadcastFromChief"), tf.device(device):
+        for net in networks:
+            variables = list(net.vars.values())
+            shapes = [tflib.shape_to_list(var.shape) for var in variables]
+            flat = tf.concat([tf.reshape(tf.cast(var, tf.float32), [-1]) for var in variables], axis=0)
+            if not is_chief:
+                flat = tf.zeros_like(flat)
+            flat = tflib.optimizer.all_sum([flat], num_workers)[0]
+            pieces = tf.split(flat, [int(np.prod(shape)) for shape in shapes], axis=0)
+            ops += [tf.assign(var, tf.cast(tf.reshape(piece, shape), var.dtype.base_dtype))
+                    for var, piece, shape in zip(variables, pieces, shapes)]
+    tflib.run(ops)
 
 
 def _peak_gpu_mem_gb():
@@ -287,19 +373,36 @@ def training_loop(
         resume_with_new_nets=False,     # Construct new networks and copy the pickle's variables into them?
         resume_state=None,              # Training state file ('auto': the one beside resume_pkl, if any).
         num_gpus=None,                  # Number of towers; default: dnnlib.submit_config.num_gpus, else 1.
+        worker_hosts=None,              # Multi-worker training: ['host:port', ...] of all workers, or None.
+        worker_index=0,                 # Multi-worker training: this process's index in worker_hosts.
         submit_config=None):            # Set by dnnlib.submit_run.
-    """Train G and D, writing snapshots, images, metrics and TensorBoard events into the run dir."""
+    """Train G and D, writing snapshots, images, metrics and TensorBoard events into the run dir.
+
+    With `worker_hosts`, this process is worker `worker_index` of a data-parallel cluster: every worker
+    runs num_gpus towers on its own shard of the data, gradients are summed over all workers' towers, and
+    worker 0 alone writes into the run dir.
+    """
     if num_gpus is None:
         num_gpus = submit_config.num_gpus if submit_config is not None else 1
     if num_gpus < 1:
         raise ValueError("training_loop: num_gpus must be >= 1, got %r" % (num_gpus,))
+    worker_hosts = parse_worker_hosts(worker_hosts) if worker_hosts else None
+    num_workers = len(worker_hosts) if worker_hosts else 1
+    if not 0 <= worker_index < num_workers:
+        raise ValueError("training_loop: worker_index %r is not in [0, %d)" % (worker_index, num_workers))
+    is_chief = (worker_index == 0)  # Writes snapshots, images, logs and metrics.
+    num_towers = num_gpus * num_workers
 
     run_context = dnnlib.RunContext(submit_config if submit_config is not None else dnnlib.submit_config)
     try:
         # Initialize dnnlib and TensorFlow.
         tflib.init_tf(tf_config)
         use_gpus = _have_gpus()
-        if not use_gpus and num_gpus > 1:
+        if num_workers > 1:
+            print("Worker %d of %s: starting the server..." % (worker_index, ",".join(worker_hosts)))
+            _start_worker_session(tf_config, worker_hosts, worker_index, num_gpus if not use_gpus else 1)
+            dataset_args = dict(dataset_args, num_shards=num_workers, shard_index=worker_index)
+        elif not use_gpus and num_gpus > 1:
             _ensure_cpu_devices(tf_config, num_gpus)
 
         # Training state of an earlier run (read first: it holds the random seed the graph is built with).
@@ -318,8 +421,9 @@ def training_loop(
         training_set = dataset.load_dataset(data_dir=dnnlib.convert_path(data_dir) if data_dir else None,
                                             verbose=True, **dataset_args)
         grid_size, grid_reals, grid_labels = misc.setup_snapshot_image_grid(training_set, **grid_args)
-        misc.save_image_grid(grid_reals, dnnlib.make_run_dir_path("reals.png"), drange=training_set.dynamic_range,
-                             grid_size=grid_size)
+        if is_chief:
+            misc.save_image_grid(grid_reals, dnnlib.make_run_dir_path("reals.png"),
+                                 drange=training_set.dynamic_range, grid_size=grid_size)
 
         # Construct or load networks.
         with tf.device(tower_device(0, use_gpus)):
@@ -339,16 +443,19 @@ def training_loop(
                     Gs.copy_vars_from(rGs)
                 else:
                     G, D, Gs = rG, rD, rGs
+            if num_workers > 1:
+                _broadcast_from_chief([G, D, Gs], num_workers, is_chief, tower_device(0, use_gpus))
 
         # Print layers and generate initial image snapshot.
         G.print_layers()
         D.print_layers()
         sched = training_schedule(cur_nimg=total_kimg * 1000, training_set=training_set, **sched_args)
         grid_latents = np.random.randn(np.prod(grid_size), *G.input_shape[1:])
-        grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=sched.minibatch_gpu)
-        if state is None:
-            misc.save_image_grid(grid_fakes, dnnlib.make_run_dir_path("fakes_init.png"), drange=drange_net,
-                                 grid_size=grid_size)
+        if is_chief:
+            grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=sched.minibatch_gpu)
+            if state is None:
+                misc.save_image_grid(grid_fakes, dnnlib.make_run_dir_path("fakes_init.png"), drange=drange_net,
+                                     grid_size=grid_size)
 
         # The seed of the training graph's random ops: from NumPy's seeded RNG, or the earlier run's.
         random_ops = StepSeededRandomOps(state["random_base_seed"] if state is not None else np.random.randint(1 << 30))
@@ -361,7 +468,7 @@ def training_loop(
             D_lrate_in = tf.placeholder(tf.float32, name="D_lrate_in", shape=[])
             minibatch_size_in = tf.placeholder(tf.int32, name="minibatch_size_in", shape=[])
             minibatch_gpu_in = tf.placeholder(tf.int32, name="minibatch_gpu_in", shape=[])
-            minibatch_multiplier = minibatch_size_in // (minibatch_gpu_in * num_gpus)
+            minibatch_multiplier = minibatch_size_in // (minibatch_gpu_in * num_towers)
             Gs_beta = 0.5 ** tf.div(tf.cast(minibatch_size_in, tf.float32), G_smoothing_kimg * 1000.0) \
                 if G_smoothing_kimg > 0.0 else 0.0
 
@@ -371,6 +478,8 @@ def training_loop(
         for args, reg_interval, lrate_in in [(G_opt_args, G_reg_interval, G_lrate_in), (D_opt_args, D_reg_interval, D_lrate_in)]:
             args["minibatch_multiplier"] = minibatch_multiplier
             args["learning_rate"] = lrate_in
+            if num_workers > 1:
+                args["num_workers"] = num_workers
             if lazy_regularization:
                 # The regularizer runs every reg_interval minibatches: scale lr and Adam betas so that
                 # the (interval + 1) updates behave like interval plain ones.
@@ -400,6 +509,7 @@ def training_loop(
                     D_gpu = D if gpu == 0 else D.clone(D.name + "_shadow")
                     if gpu > 0:
                         shadow_nets += [G_gpu, D_gpu]
+                    random_ops.start_tower(worker_index * num_gpus + gpu)
 
                     # Fetch training data via temporary variables. Towers read the stream one after the
                     # other, so which images each tower gets does not depend on thread timing.
@@ -462,6 +572,15 @@ def training_loop(
         with tf.device("/cpu:0"):
             G_loss_value = tf.add_n(G_losses) / len(G_losses)
             D_loss_value = tf.add_n(D_losses) / len(D_losses)
+            if num_workers > 1:
+                # The mean over all workers, so that every worker sees the same NaN and stops with the others.
+                with tf.name_scope("LossAcrossWorkers"):
+                    with tf.control_dependencies([G_train_op]):
+                        G_loss_value = tflib.optimizer.all_sum([tf.identity(G_loss_value)], num_workers)[0] / num_workers
+                    with tf.control_dependencies([D_train_op]):
+                        D_loss_value = tflib.optimizer.all_sum([tf.identity(D_loss_value)], num_workers)[0] / num_workers
+                    stop_in = tf.placeholder(tf.float32, name="stop_in", shape=[])
+                    stop_sum = tflib.optimizer.all_sum([tf.identity(stop_in)], num_workers)[0]
 
         tick_summaries = _TickSummaries(["Progress/tick", "Progress/kimg", "Progress/lod", "Progress/minibatch",
                                          "Timing/total_sec", "Timing/sec_per_tick", "Timing/sec_per_kimg",
@@ -475,14 +594,16 @@ def training_loop(
             _restore_state_vars(state, state_vars, resume_state)
 
         print("Initializing logs...")
-        summary_log = tf.summary.FileWriter(dnnlib.make_run_dir_path())
-        if save_tf_graph:
-            summary_log.add_graph(tf.get_default_graph())
+        summary_log = None
+        if is_chief:
+            summary_log = tf.summary.FileWriter(dnnlib.make_run_dir_path())
+            if save_tf_graph:
+                summary_log.add_graph(tf.get_default_graph())
         if save_weight_histograms:
             G.setup_weight_histograms()
             D.setup_weight_histograms()
         metric_group = None
-        if metric_arg_list:
+        if metric_arg_list and is_chief:
             from metrics import metric_base  # pylint: disable=import-outside-toplevel
             metric_group = metric_base.MetricGroup(metric_arg_list)
 
@@ -523,15 +644,18 @@ def training_loop(
                 raise TrainingDivergedError(message)
 
         while cur_nimg < total_kimg * 1000:
-            if run_context.should_stop():
+            stop = run_context.should_stop()
+            if num_workers > 1:  # Worker 0's abort.txt stops every worker.
+                stop = tflib.run(stop_sum, {stop_in: float(stop)}) > 0
+            if stop:
                 print("abort.txt found: stopping at kimg %.1f" % (cur_nimg / 1000.0))
                 break
 
             # Choose training parameters and configure training ops.
             sched = training_schedule(cur_nimg=cur_nimg, training_set=training_set, **sched_args)
-            if sched.minibatch_size % (sched.minibatch_gpu * num_gpus) != 0:
+            if sched.minibatch_size % (sched.minibatch_gpu * num_towers) != 0:
                 raise ValueError("training_loop: minibatch size %d is not a multiple of minibatch_gpu %d x %d towers"
-                                 % (sched.minibatch_size, sched.minibatch_gpu, num_gpus))
+                                 % (sched.minibatch_size, sched.minibatch_gpu, num_towers))
             if sched.minibatch_gpu > max_minibatch_gpu:
                 raise ValueError("training_loop: minibatch_gpu %d exceeds the largest one of sched_args (%d)"
                                  % (sched.minibatch_gpu, max_minibatch_gpu))
@@ -556,7 +680,7 @@ def training_loop(
             feed_dict = {lod_in: sched.lod, G_lrate_in: sched.G_lrate, D_lrate_in: sched.D_lrate,
                          minibatch_size_in: sched.minibatch_size, minibatch_gpu_in: sched.minibatch_gpu}
             for _repeat in range(minibatch_repeats):
-                rounds = range(0, sched.minibatch_size, sched.minibatch_gpu * num_gpus)
+                rounds = range(0, sched.minibatch_size, sched.minibatch_gpu * num_towers)
                 run_G_reg = (lazy_regularization and running_mb_counter % G_reg_interval == 0)
                 run_D_reg = (lazy_regularization and running_mb_counter % D_reg_interval == 0)
                 cur_nimg += sched.minibatch_size
@@ -613,7 +737,8 @@ def training_loop(
                     ("Timing/maintenance_sec", maintenance_time), ("Resources/peak_gpu_mem_gb", _peak_gpu_mem_gb()),
                     ("Timing/total_hours", total_time / (60.0 * 60.0)),
                     ("Timing/total_days", total_time / (24.0 * 60.0 * 60.0))])
-                tick_summaries.add(tick_values)
+                if is_chief:
+                    tick_summaries.add(tick_values)
                 print("tick %-5d kimg %-8.1f lod %-5.2f minibatch %-4d time %-12s sec/tick %-7.1f sec/kimg %-7.2f "
                       "maintenance %-6.1f gpumem %.1f" % (
                           cur_tick, cur_nimg / 1000.0, sched.lod, sched.minibatch_size,
@@ -621,11 +746,13 @@ def training_loop(
                           maintenance_time, tick_values["Resources/peak_gpu_mem_gb"]), flush=True)
 
                 # Save snapshots.
-                if image_snapshot_ticks is not None and (cur_tick % image_snapshot_ticks == 0 or done):
+                if not is_chief:
+                    pass  # Other workers write nothing into the run dir.
+                elif image_snapshot_ticks is not None and (cur_tick % image_snapshot_ticks == 0 or done):
                     grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=sched.minibatch_gpu)
                     misc.save_image_grid(grid_fakes, dnnlib.make_run_dir_path("fakes%06d.png" % (cur_nimg // 1000)),
                                          drange=drange_net, grid_size=grid_size)
-                if network_snapshot_ticks is not None and (cur_tick % network_snapshot_ticks == 0 or done):
+                if is_chief and network_snapshot_ticks is not None and (cur_tick % network_snapshot_ticks == 0 or done):
                     pkl = dnnlib.make_run_dir_path("network-snapshot-%06d.pkl" % (cur_nimg // 1000))
                     state_values = tflib.run(state_vars)
                     misc.save_pkl((G, D, Gs), pkl)
@@ -644,17 +771,19 @@ def training_loop(
                 # Update summaries and RunContext.
                 if metric_group is not None:
                     metric_group.update_autosummaries()
-                tflib.autosummary.save_summaries(summary_log, cur_nimg)
-                summary_log.flush()
+                if is_chief:
+                    tflib.autosummary.save_summaries(summary_log, cur_nimg)
+                    summary_log.flush()
                 run_context.update("%.2f" % sched.lod, cur_epoch=cur_nimg // 1000, max_epoch=total_kimg)
                 tick_start_time = time.time()
                 maintenance_time = tick_start_time - tick_end_time
 
         # Save final snapshot.
-        misc.save_pkl((G, D, Gs), dnnlib.make_run_dir_path("network-final.pkl"))
+        if is_chief:
+            misc.save_pkl((G, D, Gs), dnnlib.make_run_dir_path("network-final.pkl"))
+            summary_log.close()
 
         # All done.
-        summary_log.close()
         training_set.close()
     finally:
         run_context.close()

@@ -23,41 +23,49 @@ from .. import util
 # ----------------------------------------------------------------------------------------------------
 # Cross-device sum.
 
-_collective_group_keys = {}  # tuple of device names -> group key
+_collective_group_keys = {}  # (tuple of device names, number of workers) -> group key
 _collective_instance_keys = itertools.count(1)
 
 
-def all_sum(tensors: List[TfExpression]) -> List[TfExpression]:
+def all_sum(tensors: List[TfExpression], num_workers: int = 1) -> List[TfExpression]:
     """Sum equally shaped tensors, one per device, with TF collective ops; returns the sum on each device.
 
-    The group is the set of devices of `tensors` in this process. (NCCL's `all_sum` gives wrong results
-    on TF >= 1.15.) To sum across worker processes too, a later version only needs a group spanning all
-    of them here.
+    The group is the devices of `tensors` in this process, times `num_workers` worker processes that
+    each make the same call (same devices, same order of calls) in their own graph: the sum is then over
+    all len(tensors) * num_workers devices of the cluster. Group and instance keys come from counters, so
+    every worker must build its collectives in the same order. (NCCL's `all_sum` gives wrong results on
+    TF >= 1.15.)
     """
-    if len(tensors) == 1:
+    if len(tensors) == 1 and num_workers == 1:
         return list(tensors)
     devices = tuple(tensor.device for tensor in tensors)
     if len(set(devices)) != len(devices) or "" in devices:
         raise ValueError("optimizer: all_sum needs one tensor per distinct, explicit device, got %s" % (devices,))
-    if devices not in _collective_group_keys:
-        _collective_group_keys[devices] = len(_collective_group_keys) + 1
-    group_key = _collective_group_keys[devices]
+    if num_workers < 1:
+        raise ValueError("optimizer: all_sum needs num_workers >= 1, got %r" % (num_workers,))
+    group = (devices, num_workers)
+    if group not in _collective_group_keys:
+        _collective_group_keys[group] = len(_collective_group_keys) + 1
+    group_key = _collective_group_keys[group]
     instance_key = next(_collective_instance_keys)
 
     sums = []
     for tensor in tensors:
         with tf.device(tensor.device):
-            sums.append(collective_ops.all_reduce(tensor, group_size=len(tensors), group_key=group_key,
-                                                  instance_key=instance_key, merge_op="Add", final_op="Id"))
+            sums.append(collective_ops.all_reduce(tensor, group_size=len(tensors) * num_workers,
+                                                  group_key=group_key, instance_key=instance_key,
+                                                  merge_op="Add", final_op="Id"))
     return sums
 
 
-def _sum_grads_across_devices(grads_per_device: List[List[TfExpression]]) -> List[List[TfExpression]]:
-    """`grads_per_device[device][var]` -> the same structure, each gradient summed over devices.
+def _sum_grads_across_devices(grads_per_device: List[List[TfExpression]],
+                              num_workers: int = 1) -> List[List[TfExpression]]:
+    """`grads_per_device[device][var]` -> the same structure, each gradient summed over devices (of all
+    `num_workers` workers).
 
     All gradients of a device are packed into one flat vector so that one collective does the job.
     """
-    if len(grads_per_device) == 1:
+    if len(grads_per_device) == 1 and num_workers == 1:
         return grads_per_device
     shapes = [grad.shape for grad in grads_per_device[0]]
     sizes = [int(np.prod(tfutil.shape_to_list(shape))) for shape in shapes]
@@ -65,7 +73,7 @@ def _sum_grads_across_devices(grads_per_device: List[List[TfExpression]]) -> Lis
     for grads in grads_per_device:
         with tf.device(grads[0].device):
             flats.append(tf.concat([tf.reshape(grad, [-1]) for grad in grads], axis=0))
-    summed_flats = all_sum(flats)
+    summed_flats = all_sum(flats, num_workers)
     summed = []
     for flat in summed_flats:
         with tf.device(flat.device):
@@ -90,6 +98,8 @@ class Optimizer:
         loss_scaling_init, loss_scaling_inc, loss_scaling_dec: Initial s; s += inc after a finite step,
             s -= dec after a skipped one.
         report_mem_usage: Autosummarize the GPU memory in use (`<name>/mem_usage_gb`) if a GPU exists.
+        num_workers: Number of worker processes that build this same Optimizer in their own graphs (multi-
+            worker training): gradients are averaged over the devices of all of them. 1 = this process only.
         **kwargs: Passed to the underlying optimizer (e.g. beta1, beta2, epsilon).
     """
 
@@ -97,7 +107,7 @@ class Optimizer:
                  learning_rate: TfExpressionEx = 0.001, minibatch_multiplier: TfExpressionEx = None,
                  share: "Optimizer" = None, use_loss_scaling: bool = False, loss_scaling_init: float = 64.0,
                  loss_scaling_inc: float = 0.0005, loss_scaling_dec: float = 1.0,
-                 report_mem_usage: bool = False, **kwargs):
+                 report_mem_usage: bool = False, num_workers: int = 1, **kwargs):
         self.name = name
         self.learning_rate = learning_rate
         self.minibatch_multiplier = minibatch_multiplier
@@ -110,6 +120,9 @@ class Optimizer:
         self.loss_scaling_inc = loss_scaling_inc
         self.loss_scaling_dec = loss_scaling_dec
         self.report_mem_usage = report_mem_usage
+        self.num_workers = int(num_workers)
+        if self.num_workers < 1:
+            raise ValueError("Optimizer %r: num_workers must be >= 1, got %r" % (name, num_workers))
 
         self._updates_applied = False
         self._devices = OrderedDict()  # device name -> per-device state (see _get_device)
@@ -123,6 +136,7 @@ class Optimizer:
             assert _same_value(self.learning_rate, share.learning_rate), \
                 "Optimizer %r: share= needs the same learning_rate" % name
             assert self.optimizer_kwargs == share.optimizer_kwargs, "Optimizer %r: share= needs the same kwargs" % name
+            assert self.num_workers == share.num_workers, "Optimizer %r: share= needs the same num_workers" % name
             self._shared_optimizers = share._shared_optimizers  # pylint: disable=protected-access
 
     def _get_device(self, device_name: str):
@@ -218,18 +232,19 @@ class Optimizer:
                         grad = real_grads[0]
                     else:
                         grad = tf.add_n(real_grads)
-                    scale = tf.constant(1.0 / len(grads) / len(self._devices), dtype=tf.float32)
+                    scale = tf.constant(1.0 / len(grads) / len(self._devices) / self.num_workers, dtype=tf.float32)
                     if self.minibatch_multiplier is not None:
                         scale /= tf.cast(self.minibatch_multiplier, tf.float32)
                     if self.use_loss_scaling:
                         scale *= tfutil.exp2(-device.loss_scaling_var)
                     device.grad_clean[var] = grad * scale
 
-        # Sum across devices.
-        if len(self._devices) > 1:
+        # Sum across devices (and workers).
+        if len(self._devices) > 1 or self.num_workers > 1:
             with tfutil.absolute_name_scope(self.scope + "/SumAcrossDevices"):
                 devices = list(self._devices.values())
-                summed = _sum_grads_across_devices([list(device.grad_clean.values()) for device in devices])
+                summed = _sum_grads_across_devices([list(device.grad_clean.values()) for device in devices],
+                                                   self.num_workers)
                 for device, grads in zip(devices, summed):
                     device.grad_clean = OrderedDict(zip(device.grad_clean.keys(), grads))
 
