@@ -49,6 +49,13 @@ def gpu_visible():
     return len(tf.config.experimental.list_physical_devices('GPU')) > 0
 
 
+def skip_without_nchw():
+    # NCHW convolutions and grouped convolutions come together: from a GPU, or on a CPU from oneDNN
+    # (TF 2.x); TF 1.15 and TF 2.x without oneDNN have neither on a CPU.
+    if not nets2.grouped_conv_supported():
+        pytest.skip('NCHW convolutions need a GPU or oneDNN')
+
+
 def assert_close(got, want, name, rtol=1e-4):
     assert got.shape == want.shape, '%s: shape %s, expected %s' % (name, got.shape, want.shape)
     np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * max(np.abs(want).max(), 1e-3), err_msg=name)
@@ -138,6 +145,8 @@ def test_the_graph_runs_in_the_chosen_layout(sess, monkeypatch):
 @pytest.mark.parametrize('layout', LAYOUTS)
 @pytest.mark.parametrize('folder', ['tiny-Gskip-Dresnet', 'tiny-cond4', 'tiny-gray'])
 def test_reference_networks_in_both_layouts(sess, reference, monkeypatch, folder, layout):
+    if layout == 'NCHW':
+        skip_without_nchw()
     monkeypatch.setenv(ENV, layout)
     G, D, Gs = reference_nets.build_reference_networks(reference, folder)
     meta = reference_nets.load_meta(reference, folder)
@@ -235,6 +244,7 @@ def assert_layouts_agree(results, names):
     ('skip', 'resnet', 3, 0), ('orig', 'skip', 1, 0), ('resnet', 'orig', 3, 3)],
     ids=['Gskip-Dresnet', 'Gorig-Dskip-gray', 'Gresnet-Dorig-cond'])
 def test_stylegan2_same_numbers_in_both_layouts(sess, g_arch, d_arch, num_channels, label_size):
+    skip_without_nchw()
     G = Network('G', func_name=MODULE + 'G_main', architecture=g_arch,
                 **dict(TINY_G, num_channels=num_channels, label_size=label_size))
     D = Network('D', func_name=MODULE + 'D_stylegan2', architecture=d_arch,
@@ -251,6 +261,7 @@ def test_stylegan2_same_numbers_in_both_layouts(sess, g_arch, d_arch, num_channe
 
 @pytest.mark.parametrize('structure', ['linear', 'recursive'])
 def test_progressive_networks_same_numbers_at_fractional_lod(sess, structure):
+    skip_without_nchw()
     G = Network('G', func_name=MODULE + 'G_main', synthesis_func='G_synthesis_stylegan_revised', **TINY_G)
     D = Network('D', func_name=MODULE + 'D_stylegan', **TINY_D)
     randomize(G, 4)
@@ -273,6 +284,7 @@ def test_progressive_networks_same_numbers_at_fractional_lod(sess, structure):
 def test_stylegan1_same_numbers_in_both_layouts(sess, variant):
     """G_style / D_basic at lod 0.5 (tf.cond branches), and the R1 penalty's second-order gradients
     through the custom-gradient blur and up/downscaling."""
+    skip_without_nchw()
     if variant == 'fused-gray-cond':
         kwargs = dict(SMALL_STYLEGAN1, num_channels=1, label_size=2, fused_scale=True, const_input_layer=False,
                       use_pixel_norm=True)
@@ -308,6 +320,7 @@ def test_stylegan1_same_numbers_in_both_layouts(sess, variant):
 
 
 def test_pickle_written_in_one_layout_runs_in_the_other(sess, monkeypatch):
+    skip_without_nchw()
     monkeypatch.setenv(ENV, 'NCHW')
     G = Network('G', func_name=MODULE + 'G_main', **TINY_G)
     D = Network('D', func_name=MODULE + 'D_stylegan2', **TINY_D)
@@ -372,29 +385,38 @@ def test_grouped_conv_detection(monkeypatch):
 @pytest.mark.parametrize('layout', LAYOUTS)
 @pytest.mark.parametrize('resample', ['up', 'down', 'none'])
 def test_fused_modconv_falls_back_to_the_non_fused_form(sess, monkeypatch, layout, resample):
-    if layout == 'NCHW' and not nets2.grouped_conv_supported():
-        pytest.skip('NCHW convolutions need oneDNN or a GPU')
+    if layout == 'NCHW':
+        skip_without_nchw()
     rnd = np.random.RandomState(13)
     x_value = rnd.randn(3, 4, 8, 8).astype(np.float32)
     x = tf.constant(x_value if layout == 'NCHW' else to_nhwc(x_value))
     y = tf.constant(rnd.randn(3, 16), tf.float32)
+    # Fused asked for, with and without grouped convolutions (the former only where they run),
+    # and the non-fused form asked for.
+    settings = {'fallback': ([False], True), 'non-fused': ([False], False)}
+    if nets2.grouped_conv_supported():
+        settings['grouped'] = ([True], True)
     outputs, batch_sizes = {}, {}
-    for grouped in [True, False]:
-        monkeypatch.setattr(nets2, '_grouped_conv_supported_cache', [grouped])
+    for name, (cache, fused_modconv) in settings.items():
+        monkeypatch.setattr(nets2, '_grouped_conv_supported_cache', cache)
         ops = []
         with new_ops(ops), tf.variable_scope('layer', reuse=tf.AUTO_REUSE):
             out = nets2.modulated_conv2d_layer(x, y, fmaps=5, kernel=3, up=resample == 'up', down=resample == 'down',
-                                               resample_kernel=[1, 3, 3, 1], fused_modconv=True, data_format=layout)
-        batch_sizes[grouped] = conv_batch_sizes(ops)
-        outputs[grouped] = out if layout == 'NCHW' else tf.transpose(out, [0, 3, 1, 2])
+                                               resample_kernel=[1, 3, 3, 1], fused_modconv=fused_modconv,
+                                               data_format=layout)
+        batch_sizes[name] = conv_batch_sizes(ops)
+        outputs[name] = out if layout == 'NCHW' else tf.transpose(out, [0, 3, 1, 2])
     # Grouped: one convolution of a batch of 1. Without: the non-fused form on the batch of 3.
-    assert batch_sizes == {True: [1], False: [3]}
+    assert batch_sizes['fallback'] == batch_sizes['non-fused'] == [3]
+    assert batch_sizes.get('grouped', [1]) == [1]
     with tf.variable_scope('layer', reuse=True):
         tflib.set_vars({tf.get_variable(name): rnd.randn(*tf.get_variable(name).shape.as_list())
                         for name in ['weight', 'mod_weight', 'mod_bias']})
     got = sess.run(outputs)
-    assert np.abs(got[True]).max() > 0.1
-    assert_close(got[False], got[True], 'non-fused vs fused')
+    assert np.abs(got['fallback']).max() > 0.1
+    assert_close(got['fallback'], got['non-fused'], 'fallback vs non-fused')
+    if 'grouped' in got:
+        assert_close(got['fallback'], got['grouped'], 'fallback vs grouped')
 
 
 # ----------------------------------------------------------------------------------------------------
