@@ -180,9 +180,6 @@ class Projector:
         self._minibatch_size = minibatch_size
         if Gs is None:
             return
-        if Gs.input_shapes[1][1] != 0:
-            raise ValueError("Projector: conditional networks (label_size %d) are not supported"
-                             % Gs.input_shapes[1][1])
         self._distance = self._load_distance_net()  # First: a missing LPIPS file fails before any work.
         if self.clone_net:
             self._Gs = self._Gs.clone()
@@ -193,7 +190,13 @@ class Projector:
         # Statistics of W (layer 0 of the mapping output): mean [1, 1, C] and one overall std.
         self._info("Finding W midpoint and stddev using %d samples..." % self.dlatent_avg_samples)
         latents = np.random.RandomState(123).randn(self.dlatent_avg_samples, *self._Gs.input_shape[1:])
-        dlatents = mapping.run(latents, None)[:, :1, :].astype(np.float32)  # [N, 1, C]
+        labels = None
+        label_size = self._Gs.input_shapes[1][1]
+        if label_size > 0:
+            # Conditional networks: the statistics cover every class alike. The projection itself is
+            # in W, which the synthesis network turns into an image without a label.
+            labels = np.eye(label_size, dtype=np.float32)[np.arange(self.dlatent_avg_samples) % label_size]
+        dlatents = mapping.run(latents, labels)[:, :1, :].astype(np.float32)  # [N, 1, C]
         self._dlatent_avg = np.mean(dlatents, axis=0, keepdims=True)  # [1, 1, C]
         self._dlatent_std = float(np.sqrt(np.sum((dlatents - self._dlatent_avg) ** 2) / self.dlatent_avg_samples))
         self._info("std = %g" % self._dlatent_std)

@@ -31,7 +31,7 @@ NOISE_MODES = ("seed", "const", "random", "none")
 # ------------------------------------------------------------------------------------------------------
 # Shared by both commands.
 
-def _make_labels(Gs, class_idx, num):
+def make_class_labels(Gs, class_idx, num):
     """One-hot labels [num, label_size] for `class_idx`, or None for unconditional networks."""
     label_size = Gs.input_shapes[1][1]
     if label_size == 0:
@@ -75,7 +75,7 @@ def generate_images(network_pkl, seeds, truncation_psi, class_idx=None, noise_mo
     """One image per seed, saved as `seed%04d.png` in the run dir (and `grid.png` with `grid`)."""
     print('Loading networks from "%s"...' % network_pkl)
     _G, _D, Gs = pretrained_networks.load_networks(network_pkl, allow_code_execution=allow_code_execution)
-    labels = _make_labels(Gs, class_idx, 1)
+    labels = make_class_labels(Gs, class_idx, 1)
 
     Gs_kwargs = dnnlib.EasyDict()
     Gs_kwargs.output_transform = dict(func=tflib.convert_images_to_uint8, nchw_to_nhwc=True)
@@ -118,7 +118,7 @@ def style_mixing_example(network_pkl, row_seeds, col_seeds, truncation_psi, col_
     print("Generating W vectors...")
     all_seeds = list(set(row_seeds + col_seeds))
     all_z = np.stack([np.random.RandomState(seed).randn(*Gs.input_shape[1:]) for seed in all_seeds])  # [minibatch, latent]
-    labels = _make_labels(Gs, class_idx, len(all_seeds))
+    labels = make_class_labels(Gs, class_idx, len(all_seeds))
     all_w = Gs.components.mapping.run(all_z, labels)  # [minibatch, layer, component]
     all_w = w_avg + (all_w - w_avg) * truncation_psi  # [minibatch, layer, component]
     w_dict = {seed: w for seed, w in zip(all_seeds, list(all_w))}  # [layer, component]

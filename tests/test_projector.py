@@ -363,8 +363,16 @@ def test_bad_inputs(tiny, tmp_path, monkeypatch):
     assert projector.default_lpips_location() == os.path.join(str(tmp_path), "vgg16_zhang_perceptual.pkl")
 
 
-def test_conditional_networks_are_refused(sess):
-    G = tflib.Network("G", func_name="training.networks_stylegan2.G_main", resolution=8, label_size=2, fmap_base=16,
-                      fmap_max=4, latent_size=4, dlatent_size=4, mapping_fmaps=4, mapping_layers=1)
-    with pytest.raises(ValueError, match="conditional networks"):
-        projector.Projector(distance_net=G).set_network(G)
+def test_conditional_network_projects_in_w_with_statistics_of_all_classes(sess, reference, module_dir):
+    Gs = build_reference_Gs("tiny-cond4")
+    proj = projector.Projector(num_steps=3, dlatent_avg_samples=200, clone_net=False,
+                               distance_net=standin_distance_net(module_dir))
+    proj.set_network(Gs)
+    latents = np.random.RandomState(123).randn(200, 32)
+    w_avg = {c: Gs.components.mapping.run(latents[c::4], np.eye(4)[[c] * 50])[:, 0, :].mean(axis=0) for c in range(4)}
+    assert np.abs(w_avg[0] - w_avg[1]).max() > 1e-3  # The classes map differently...
+    np.testing.assert_allclose(proj._dlatent_avg[0, 0], np.mean(list(w_avg.values()), axis=0), rtol=1e-5, atol=1e-6)
+    target = Gs.run(np.random.RandomState(0).randn(1, 32), np.eye(4)[[2]], randomize_noise=False)
+    result = proj.run(target)  # ...and the projection itself needs no label.
+    assert result.images.shape == (1, 3, 16, 16)
+    assert proj.history[-1].distance < proj.history[0].distance

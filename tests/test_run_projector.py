@@ -303,3 +303,23 @@ def test_ffmpeg_failure_is_one_line(tmp_path, monkeypatch):
         for _ in range(1000):  # Enough bytes to fill the pipe once ffmpeg has gone.
             video.write(np.zeros([16, 32, 3], np.uint8))
         video.close()
+
+
+def test_conditional_network_projects_generated_images_of_a_class(nets, tmp_path, monkeypatch, capsys):
+    _tiny_pkl, lpips_pkl = nets
+    cond_pkl = str(tmp_path / "cond.pkl")
+    with tf.Graph().as_default(), tflib.create_session().as_default():
+        misc.save_pkl(build_reference_networks(reference_dir(), "tiny-cond4"), cond_pkl)
+    command = ["project-generated-images", "--network=" + cond_pkl, "--lpips-pkl=" + lpips_pkl, "--seeds=2",
+               "--num-steps=2", "--num-snapshots=1", "--result-dir=" + str(tmp_path / "out")]
+    capsys.readouterr()
+    assert _main_in_process(command, monkeypatch) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cond.pkl: the network is conditional (4 classes): choose one with --class" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+    assert _main_in_process(command + ["--class=2"], monkeypatch) == 0
+    run_dir = tmp_path / "out" / "00000-project-generated-images"
+    expected = np.load(os.path.join(reference_dir(), "tiny-cond4", "gen_psi1_uint8.npy"))  # Seed i has class i % 4.
+    _assert_close_uint8(_read_png(run_dir / "seed0002-target.png"), expected[2])
+    assert os.path.isfile(str(run_dir / "seed0002-dlatents.npy"))
