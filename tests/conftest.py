@@ -59,3 +59,33 @@ def _no_default_session_leaks():
         context.__exit__(None, None, None)
         session.close()
         tf.reset_default_graph()
+
+
+# On TensorFlow 1.x (CI's second run, Python 3.7) the long tests are left out to keep CI within its time;
+# README "Requirements and what was tested" lists them. STYLEGAN2_TF1_ALL_TESTS=1 runs them too.
+TF1_SLOW_MARKER = "slow_on_tf1"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", TF1_SLOW_MARKER + ": long test, deselected on TensorFlow 1.x "
+                                      "unless STYLEGAN2_TF1_ALL_TESTS=1")
+
+
+def _deselect_slow_on_tf1():
+    return tf.VERSION.startswith("1.") and os.environ.get("STYLEGAN2_TF1_ALL_TESTS") != "1"
+
+
+def pytest_report_header(config):
+    if _deselect_slow_on_tf1():
+        return "TensorFlow %s: tests marked %s are deselected (STYLEGAN2_TF1_ALL_TESTS=1 runs them)" % (
+            tf.VERSION, TF1_SLOW_MARKER)
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    if not _deselect_slow_on_tf1():
+        return
+    slow = [item for item in items if item.get_closest_marker(TF1_SLOW_MARKER)]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker(TF1_SLOW_MARKER)]
