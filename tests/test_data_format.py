@@ -6,7 +6,7 @@
 * The same variables give the same outputs and gradients in both layouts: G/D of every architecture,
   grayscale, conditional, progressive growing at a fractional lod, StyleGAN1.
 * Pickles do not store the layout: a network saved in one layout loads and runs in the other.
-* Fused modulated convolution falls back to the non-fused form where grouped convolutions do not run.
+* Fused modulated convolution is the non-fused form where grouped convolutions are missing or slow (CPUs).
 * The network modules import and use only what the official code's dnnlib offers (its loader
   executes their source from our pickles).
 """
@@ -173,9 +173,14 @@ def to_nchw(x):
     return np.transpose(x, [0, 3, 1, 2])
 
 
-def test_reference_layers_in_nhwc(sess, reference):
+@pytest.mark.parametrize('grouped', [True, False], ids=['grouped', 'not_grouped'])
+def test_reference_layers_in_nhwc(sess, reference, monkeypatch, grouped):
     """pieces/layers (NCHW numbers) through the NHWC layers: modulated convolution (fused and not,
-    up/down) with its gradients, and minibatch stddev. The NCHW layers are checked in test_networks_stylegan2."""
+    up/down; fused as a grouped convolution or not) with its gradients, and minibatch stddev. The NCHW
+    layers are checked in test_networks_stylegan2."""
+    if grouped and not nets2.grouped_conv_supported():
+        pytest.skip('grouped convolutions need a GPU or oneDNN')
+    monkeypatch.setattr(nets2, 'use_grouped_conv', lambda: grouped)
     folder = os.path.join(reference, 'pieces', 'layers')
     cases = json.load(open(os.path.join(folder, 'cases.json')))
     data = np.load(os.path.join(folder, 'modulated_conv2d.npz'))
@@ -380,11 +385,13 @@ def test_grouped_conv_detection(monkeypatch):
     want = gpu_visible() or (tf.VERSION.startswith('2.') and os.environ.get('TF_ENABLE_ONEDNN_OPTS') != '0')
     assert nets2.grouped_conv_supported() == want
     assert nets2._grouped_conv_supported_cache == [want]
+    # Fused modulated convolution is grouped only on GPUs: on CPUs the non-fused form is faster.
+    assert nets2.use_grouped_conv() == gpu_visible()
 
 
 @pytest.mark.parametrize('layout', LAYOUTS)
 @pytest.mark.parametrize('resample', ['up', 'down', 'none'])
-def test_fused_modconv_falls_back_to_the_non_fused_form(sess, monkeypatch, layout, resample):
+def test_fused_modconv_without_grouped_convolutions_is_the_non_fused_form(sess, monkeypatch, layout, resample):
     if layout == 'NCHW':
         skip_without_nchw()
     rnd = np.random.RandomState(13)
@@ -393,12 +400,12 @@ def test_fused_modconv_falls_back_to_the_non_fused_form(sess, monkeypatch, layou
     y = tf.constant(rnd.randn(3, 16), tf.float32)
     # Fused asked for, with and without grouped convolutions (the former only where they run),
     # and the non-fused form asked for.
-    settings = {'fallback': ([False], True), 'non-fused': ([False], False)}
+    settings = {'fallback': (False, True), 'non-fused': (False, False)}
     if nets2.grouped_conv_supported():
-        settings['grouped'] = ([True], True)
+        settings['grouped'] = (True, True)
     outputs, batch_sizes = {}, {}
-    for name, (cache, fused_modconv) in settings.items():
-        monkeypatch.setattr(nets2, '_grouped_conv_supported_cache', cache)
+    for name, (grouped, fused_modconv) in settings.items():
+        monkeypatch.setattr(nets2, 'use_grouped_conv', lambda grouped=grouped: grouped)
         ops = []
         with new_ops(ops), tf.variable_scope('layer', reuse=tf.AUTO_REUSE):
             out = nets2.modulated_conv2d_layer(x, y, fmaps=5, kernel=3, up=resample == 'up', down=resample == 'down',

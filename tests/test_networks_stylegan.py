@@ -12,6 +12,7 @@ import dnnlib.tflib as tflib
 from dnnlib.tflib import network as network_module
 from dnnlib.tflib.network import Network, load_network_pickle
 from training import networks_stylegan as nets
+from training.networks_stylegan2 import grouped_conv_supported
 
 SMALL = dict(num_channels=3, resolution=16, fmap_base=64, fmap_max=16, latent_size=8, dlatent_size=8,
              mapping_fmaps=8, mapping_layers=2)
@@ -219,21 +220,29 @@ def _np_upscale(x, factor):
 
 
 RESAMPLERS = [
-    ("blur", lambda x: nets.blur2d(x, [1, 2, 1]), lambda x: _np_blur(x, [1, 2, 1]), [2, 3, 6, 6]),
-    ("upscale2", lambda x: nets.upscale2d(x, 2), lambda x: _np_upscale(x, 2), [2, 3, 4, 4]),
-    ("upscale4", lambda x: nets.upscale2d(x, 4), lambda x: _np_upscale(x, 4), [2, 3, 2, 2]),
-    ("downscale2", lambda x: nets.downscale2d(x, 2), lambda x: _np_downscale(x, 2), [2, 3, 8, 8]),
-    ("downscale4", lambda x: nets.downscale2d(x, 4), lambda x: _np_downscale(x, 4), [2, 3, 8, 8]),
-    ("lrelu", lambda x: nets.leaky_relu(x), lambda x: np.where(x >= 0, x, 0.2 * x), [2, 3, 4, 4]),
+    ("blur", lambda x, df: nets.blur2d(x, [1, 2, 1], data_format=df), lambda x: _np_blur(x, [1, 2, 1]), [2, 3, 6, 6]),
+    ("upscale2", lambda x, df: nets.upscale2d(x, 2, data_format=df), lambda x: _np_upscale(x, 2), [2, 3, 4, 4]),
+    ("upscale4", lambda x, df: nets.upscale2d(x, 4, data_format=df), lambda x: _np_upscale(x, 4), [2, 3, 2, 2]),
+    ("downscale2", lambda x, df: nets.downscale2d(x, 2, data_format=df), lambda x: _np_downscale(x, 2), [2, 3, 8, 8]),
+    ("downscale4", lambda x, df: nets.downscale2d(x, 4, data_format=df), lambda x: _np_downscale(x, 4), [2, 3, 8, 8]),
+    ("lrelu", lambda x, df: nets.leaky_relu(x), lambda x: np.where(x >= 0, x, 0.2 * x), [2, 3, 4, 4]),
 ]
 
 
+def _skip_nchw_without_support(data_format):
+    # NCHW convolutions and pooling run on a CPU only in TF 2.x through oneDNN, as grouped convolutions do.
+    if data_format == "NCHW" and not grouped_conv_supported():
+        pytest.skip("NCHW convolutions need a GPU or oneDNN")
+
+
+@pytest.mark.parametrize("data_format", ["NCHW", "NHWC"])
 @pytest.mark.parametrize("name,op,np_op,shape", RESAMPLERS, ids=[r[0] for r in RESAMPLERS])
-def test_resampling_values_and_first_and_second_order_gradients(sess, name, op, np_op, shape):
+def test_resampling_values_and_first_and_second_order_gradients(sess, name, op, np_op, shape, data_format):
+    _skip_nchw_without_support(data_format)
     rnd = np.random.RandomState(1)
     x_val = rnd.randn(*shape).astype(np.float32)
-    x = tf.placeholder(tf.float32, shape)
-    y = op(x)
+    x = tf.placeholder(tf.float32, shape)  # NCHW, as the NumPy versions; transposed for NHWC.
+    y = nets.layout_to_nchw(op(nets.nchw_to_layout(x, data_format), data_format), data_format)
     np.testing.assert_allclose(sess.run(y, {x: x_val}), np_op(x_val), rtol=1e-5, atol=1e-6)
 
     # A loss that is not linear in x, so that second derivatives are not trivially zero:
@@ -259,18 +268,23 @@ def test_resampling_values_and_first_and_second_order_gradients(sess, name, op, 
                                    rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("data_format", ["NCHW", "NHWC"])
 @pytest.mark.parametrize("res", [4, 8])
-def test_fused_resampling_convolutions_equal_the_two_step_versions(sess, res):
+def test_fused_resampling_convolutions_equal_the_two_step_versions(sess, res, data_format):
+    _skip_nchw_without_support(data_format)
     rnd = np.random.RandomState(2)
-    x = tf.constant(rnd.randn(2, 5, res, res).astype(np.float32))
+    x = nets.nchw_to_layout(tf.constant(rnd.randn(2, 5, res, res).astype(np.float32)), data_format)
+    kwargs = dict(use_wscale=True, data_format=data_format)
     with tf.variable_scope("up_fused"):
-        up_fused = nets.upscale2d_conv2d(x, 7, 3, fused_scale=True, use_wscale=True)
+        up_fused = nets.upscale2d_conv2d(x, 7, 3, fused_scale=True, **kwargs)
     with tf.variable_scope("up_plain"):
-        up_plain = nets.upscale2d_conv2d(x, 7, 3, fused_scale=False, use_wscale=True)
+        up_plain = nets.upscale2d_conv2d(x, 7, 3, fused_scale=False, **kwargs)
     with tf.variable_scope("down"):
-        down_fused = nets.conv2d_downscale2d(x, 7, 3, fused_scale=True, use_wscale=True)
+        down_fused = nets.conv2d_downscale2d(x, 7, 3, fused_scale=True, **kwargs)
     with tf.variable_scope("down", reuse=True):
-        down_plain = nets.conv2d_downscale2d(x, 7, 3, fused_scale=False, use_wscale=True)
+        down_plain = nets.conv2d_downscale2d(x, 7, 3, fused_scale=False, **kwargs)
+    up_fused, up_plain, down_fused, down_plain = [nets.layout_to_nchw(t, data_format)
+                                                  for t in (up_fused, up_plain, down_fused, down_plain)]
     assert [v.shape.as_list() for v in tf.global_variables()] == [[3, 3, 5, 7]] * 3
     sess.run(tf.global_variables_initializer())
     # The fused upsampling is a transposed convolution, which flips the kernel spatially.

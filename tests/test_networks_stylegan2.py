@@ -39,6 +39,19 @@ def assert_uint8_close(got, want, name):
     assert np.count_nonzero(diff) <= 5, '%s: %d values off by one' % (name, np.count_nonzero(diff))
 
 
+def skip_without_grouped_conv():
+    """The layer tests below run in NCHW with grouped convolutions, which a CPU has only in TF 2.x through
+    oneDNN (NCHW convolutions likewise); tests/test_data_format.py checks the same numbers in NHWC."""
+    if not nets.grouped_conv_supported():
+        pytest.skip('NCHW and grouped convolutions need a GPU or oneDNN')
+
+
+def force_grouped_conv(monkeypatch):
+    """Fused modulated convolution as a grouped convolution also on a CPU (by default only on GPUs)."""
+    skip_without_grouped_conv()
+    monkeypatch.setattr(nets, 'use_grouped_conv', lambda: True)
+
+
 def num_params(net):
     return sum(int(np.prod(var.shape.as_list())) for var in net.trainables.values())
 
@@ -145,7 +158,8 @@ def conv_batch_sizes(out):
 
 
 @pytest.mark.parametrize('batch_known', [True, False], ids=['static_batch', 'unknown_batch'])
-def test_modulated_conv2d_layer(sess, reference, batch_known):
+def test_modulated_conv2d_layer(sess, reference, monkeypatch, batch_known):
+    force_grouped_conv(monkeypatch)
     cases, data = layer_cases(reference, 'modulated_conv2d.npz', 'modulated_conv2d')
     x_value, y_value = data['x'], data['y']
     x_in = tf.placeholder(tf.float32, x_value.shape if batch_known else [None] + list(x_value.shape[1:]))
@@ -179,9 +193,10 @@ def test_modulated_conv2d_layer(sess, reference, batch_known):
 
 
 @pytest.mark.parametrize('resample', ['up', 'down', 'none'])
-def test_modulated_conv2d_second_order_unknown_batch(sess, resample):
+def test_modulated_conv2d_second_order_unknown_batch(sess, monkeypatch, resample):
     """The gradients of gradient norms (R1 penalty: w.r.t. the images, path-length regularizer: w.r.t.
     the w vectors) through the fused grouped layer with an unknown minibatch equal the non-fused layer's."""
+    force_grouped_conv(monkeypatch)
     rnd = np.random.RandomState(6)
     x_value = rnd.randn(3, 4, 8, 8).astype(np.float32)
     y_value = rnd.randn(3, 16).astype(np.float32)
@@ -224,15 +239,20 @@ def test_minibatch_stddev_layer(sess, reference):
         assert_close(dx, data[name + '/dx'], name + '/dx')
 
 
-def test_dense_conv_bias_layers(sess):
+@pytest.mark.parametrize('data_format', ['NCHW', 'NHWC'])
+def test_dense_conv_bias_layers(sess, data_format):
     """Equalized learning rate: stored N(0, 1/lrmul) weights, multiplied by gain/sqrt(fan_in)*lrmul at run time."""
+    if data_format == 'NCHW':
+        skip_without_grouped_conv()
     rnd = np.random.RandomState(0)
     x_value = rnd.randn(2, 3, 5, 5).astype(np.float32)
     x = tf.constant(x_value)
     with tf.variable_scope('Dense'):
         dense = nets.apply_bias_act(nets.dense_layer(x, fmaps=4, lrmul=0.01), act='lrelu', lrmul=0.01)
     with tf.variable_scope('Conv'):
-        conv = nets.conv2d_layer(x, fmaps=4, kernel=3, gain=2, use_wscale=False)
+        conv = nets.conv2d_layer(nets.nchw_to_layout(x, data_format), fmaps=4, kernel=3, gain=2, use_wscale=False,
+                                 data_format=data_format)
+        conv = nets.layout_to_nchw(conv, data_format)
     tflib.init_uninitialized_vars()
     variables = {var.name.split(':')[0]: var for var in tf.global_variables()}
     w_dense, w_conv = sess.run([variables['Dense/weight'], variables['Conv/weight']])

@@ -66,13 +66,14 @@ def resolve_data_format(data_format=None):
 def grouped_conv_supported():
     """True if grouped convolutions and their gradients run here (fused modulated convolution).
 
-    GPUs have them (cuDNN). On CPUs, TensorFlow 2.x has them through oneDNN only, and TF 1.15 not at
-    all; rather than guessing from versions and flags, a tiny grouped convolution and its gradients
-    run once in a throwaway graph on the CPU, and the answer is kept for the process.
+    GPUs have them (cuDNN). On CPUs, TF 1.x has none (it may even crash or compute garbage on them, so
+    they are never tried there), and TF 2.x has them through oneDNN only, which depends on the build,
+    the CPU and TF_ENABLE_ONEDNN_OPTS: rather than guessing, a tiny grouped convolution and its
+    gradients run once in a throwaway graph on the CPU, and the answer is kept for the process.
     """
     if not _grouped_conv_supported_cache:
         supported = _gpu_visible()
-        if not supported:
+        if not supported and not tf.VERSION.startswith('1.'):
             with tf.Graph().as_default():
                 x = tf.ones([1, 3, 3, 4])
                 w = tf.ones([3, 3, 2, 2])  # 4 input channels in 2 groups of 2.
@@ -80,12 +81,19 @@ def grouped_conv_supported():
                     y = tf.nn.conv2d(x, w, strides=[1, 1, 1, 1], padding='SAME', data_format='NHWC')
                     grads = tf.gradients(tf.reduce_sum(tf.square(y)), [x, w])
                     with tf.Session(config=tf.ConfigProto(device_count={'GPU': 0})) as session:
-                        session.run(grads)
-                    supported = True
+                        y_value, _ = session.run([y, grads])
+                    supported = bool(np.all(y_value[0, 1, 1] == 18))  # 3x3 pixels x 2 channels of ones.
                 except (tf.errors.OpError, ValueError, TypeError):
                     supported = False
         _grouped_conv_supported_cache.append(supported)
     return _grouped_conv_supported_cache[0]
+
+
+def use_grouped_conv():
+    """Whether fused modulated convolution runs as one grouped convolution: on GPUs. On CPUs grouped
+    convolutions are missing (TF 1.x, TF 2.x without oneDNN) or, through oneDNN, about twice as slow as
+    the non-fused form of the same maths (benchmarks/bench_data_format.py), which runs there instead."""
+    return _gpu_visible() and grouped_conv_supported()
 
 
 def _channel_axis(data_format):
@@ -204,13 +212,13 @@ def modulated_conv2d_layer(x, y, fmaps, kernel, up=False, down=False, demodulate
     The style s = dense(y) + bias + 1 [N, in] scales the weight's input channels; with `demodulate`
     each output channel of the scaled weight is then normalised to unit L2 norm. Fused: one grouped
     convolution with a weight per sample. Not fused: the same result by scaling the activations; also
-    used when fused is asked for but grouped convolutions do not run here (see grouped_conv_supported).
+    used when fused is asked for where grouped convolutions are missing or slow (see use_grouped_conv).
     """
     assert not (up and down), 'modulated_conv2d_layer: up and down are exclusive'
     assert kernel >= 1 and kernel % 2 == 1, 'modulated_conv2d_layer: kernel must be odd, got %r' % (kernel,)
     nchw = data_format == 'NCHW'
     in_fmaps = x.shape[_channel_axis(data_format)].value
-    if fused_modconv and not grouped_conv_supported():
+    if fused_modconv and not use_grouped_conv():
         fused_modconv = False
 
     w = get_weight([kernel, kernel, in_fmaps, fmaps], gain=gain, use_wscale=use_wscale, lrmul=lrmul,
