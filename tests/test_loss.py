@@ -120,6 +120,7 @@ def test_pathreg_matches_official(sess, reference, monkeypatch):
     np.testing.assert_allclose(sess.run(pl_mean_vars[0]), expected, rtol=1e-4)
 
 
+@pytest.mark.slow_on_tf1  # formula checks (long): TF 2.x only in CI; the official-number checks run on TF 1.15
 def test_generator_losses_and_wgan_follow_their_formulas(sess, reference, monkeypatch):
     ref = _load(reference, "r1_dlogistic.npz")
     G, D, _ = build_reference_networks(reference, "tiny-Gskip-Dresnet")
@@ -147,6 +148,7 @@ def test_generator_losses_and_wgan_follow_their_formulas(sess, reference, monkey
     assert d_wgan_reg is None
 
 
+@pytest.mark.slow_on_tf1  # formula checks (long): TF 2.x only in CI; the official-number checks run on TF 1.15
 def test_wgan_gp_penalty_at_mixed_images(sess, reference, monkeypatch):
     ref = _load(reference, "r1_dlogistic.npz")
     _, D, _ = build_reference_networks(reference, "tiny-Gskip-Dresnet")

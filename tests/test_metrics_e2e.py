@@ -18,6 +18,9 @@ from metrics.linear_separability import classifier_file_name
 from metrics.metric_defaults import metric_defaults
 from training import misc
 
+# Whole evaluations (long), not TF-version specific: on TF 1.x (CI's second run) these are deselected.
+pytestmark = pytest.mark.slow_on_tf1
+
 RESOLUTION = 16
 NUM_REALS = 40
 

@@ -164,6 +164,7 @@ def test_initialisation(sess):
     assert out.shape.as_list() == [1, 300]
 
 
+@pytest.mark.slow_on_tf1  # full-size graphs, parameter counts only
 def test_parameter_counts_match_the_formulas_and_the_official_1024_models(sess):
     for kwargs in [SMALL, dict(SMALL, resolution=32, label_size=3, fmap_base=256, fmap_max=32)]:
         G = Network("G", func_name=nets.G_style, **kwargs)
@@ -535,6 +536,7 @@ def test_generator_gradients_match_plain_autodiff(sess, monkeypatch):
     assert all(np.any(g) for g in got[1:])
 
 
+@pytest.mark.slow_on_tf1  # long; pickles are checked across TF versions in test_cross_version_pickles
 def test_pickle_round_trip_reproduces_outputs(sess, monkeypatch):
     G = Network("G", func_name=nets.G_style, **SMALL)
     D = Network("D", func_name=nets.D_basic, **SMALL)

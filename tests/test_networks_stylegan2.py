@@ -364,6 +364,7 @@ def test_errors(sess):
     (256, 16 << 10, 30034338, 28864129),    # config-f 256x256
     (256, 8 << 10, 24767458, 24001089),     # config-e 256x256
 ], ids=['config-f-1024', 'config-f-256', 'config-e-256'])
+@pytest.mark.slow_on_tf1  # full-size graphs, parameter counts only
 def test_paper_parameter_counts(sess, resolution, fmap_base, num_G, num_D):
     kwargs = dict(num_channels=3, resolution=resolution, label_size=0, fmap_base=fmap_base)
     G = tflib.Network('G', func_name=MODULE + 'G_main', **kwargs)

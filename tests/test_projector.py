@@ -162,6 +162,7 @@ def test_schedule_functions_at_given_steps():
         assert projector.noise_strength_at(t, 1.7) == pytest.approx(_spec_noise_strength(t, 1.7), abs=1e-12)
 
 
+@pytest.mark.slow_on_tf1  # optimisation runs (long), not TF-version specific: TF 2.x only in CI
 def test_steps_feed_the_scheduled_values_and_w_statistics(tiny):
     proj, Gs = tiny.proj, tiny.Gs
     proj.num_steps = 40
@@ -205,6 +206,7 @@ def _autocorrelation_penalty(noise):
         v = v.reshape(1, 1, size // 2, 2, size // 2, 2).mean(axis=(3, 5))
 
 
+@pytest.mark.slow_on_tf1  # optimisation runs (long), not TF-version specific: TF 2.x only in CI
 def test_loss_is_distance_plus_weighted_noise_regularization(tiny):
     proj = tiny.proj
     proj.num_steps = 10
@@ -218,6 +220,7 @@ def test_loss_is_distance_plus_weighted_noise_regularization(tiny):
     assert record.loss - record.distance == pytest.approx(1e5 * expected_reg, rel=1e-3)
 
 
+@pytest.mark.slow_on_tf1  # optimisation runs (long), not TF-version specific: TF 2.x only in CI
 def test_noise_maps_stay_zero_mean_unit_variance(tiny):
     proj = tiny.proj
     proj.num_steps = 20
@@ -232,6 +235,7 @@ def test_noise_maps_stay_zero_mean_unit_variance(tiny):
     assert all(np.abs(a - b).max() > 1e-2 for a, b in zip(start, proj.get_noises()))
 
 
+@pytest.mark.slow_on_tf1  # optimisation runs (long), not TF-version specific: TF 2.x only in CI
 def test_projecting_a_generated_image_converges(tiny):
     proj, Gs = tiny.proj, tiny.Gs
     proj.num_steps = 100
@@ -268,6 +272,7 @@ def test_projecting_a_generated_image_converges(tiny):
     np.testing.assert_allclose(images, final_images, atol=1e-5)
 
 
+@pytest.mark.slow_on_tf1  # optimisation runs (long), not TF-version specific: TF 2.x only in CI
 def test_run_returns_dlatents_noises_images(tiny):
     proj = tiny.proj
     proj.num_steps = 3
@@ -279,6 +284,7 @@ def test_run_returns_dlatents_noises_images(tiny):
     np.testing.assert_array_equal(result.images, proj.get_images())
 
 
+@pytest.mark.slow_on_tf1  # optimisation runs (long), not TF-version specific: TF 2.x only in CI
 def test_w_plus_optimises_one_w_per_layer(tiny):
     proj = projector.Projector(distance_net=tiny.distance, dlatent_avg_samples=500, w_plus=True, clone_net=False,
                                num_steps=40)
@@ -290,6 +296,7 @@ def test_w_plus_optimises_one_w_per_layer(tiny):
     assert proj.history[-1].distance < 0.5 * proj.history[0].distance
 
 
+@pytest.mark.slow_on_tf1  # optimisation runs (long), not TF-version specific: TF 2.x only in CI
 def test_grayscale_network(sess, reference, module_dir):
     Gs = build_reference_Gs("tiny-gray")
     proj = projector.Projector(num_steps=3, dlatent_avg_samples=200, clone_net=False,
@@ -312,6 +319,7 @@ def test_downsampling_to_256():
                                rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow_on_tf1  # optimisation runs (long), not TF-version specific: TF 2.x only in CI
 def test_images_larger_than_the_distance_resolution_are_downsampled(tiny, monkeypatch):
     """As 512x512 images reach LPIPS at 256x256: here the 16x16 network with the limit set to 8."""
     monkeypatch.setattr(projector, "LPIPS_RESOLUTION", 8)
@@ -331,6 +339,7 @@ def test_images_larger_than_the_distance_resolution_are_downsampled(tiny, monkey
     assert expected_distance[0] > 0.01
 
 
+@pytest.mark.slow_on_tf1  # optimisation runs (long), not TF-version specific: TF 2.x only in CI
 def test_bad_inputs(tiny, tmp_path, monkeypatch):
     proj, Gs = tiny.proj, tiny.Gs
     with pytest.raises(ValueError, match=r"target images must be \[1, 3, 16, 16\].*got \[1, 3, 8, 8\]"):
@@ -363,6 +372,7 @@ def test_bad_inputs(tiny, tmp_path, monkeypatch):
     assert projector.default_lpips_location() == os.path.join(str(tmp_path), "vgg16_zhang_perceptual.pkl")
 
 
+@pytest.mark.slow_on_tf1  # optimisation runs (long), not TF-version specific: TF 2.x only in CI
 def test_conditional_network_projects_in_w_with_statistics_of_all_classes(sess, reference, module_dir):
     Gs = build_reference_Gs("tiny-cond4")
     proj = projector.Projector(num_steps=3, dlatent_avg_samples=200, clone_net=False,

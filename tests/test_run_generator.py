@@ -79,6 +79,7 @@ def _generate_in_process(pkl, out_dir, monkeypatch, seeds, **kwargs):
     return {seed: _read_png(str(out_dir / ("seed%04d.png" % seed))).astype(np.int32) for seed in seeds}
 
 
+@pytest.mark.slow_on_tf1  # CLI behaviour, not TF-version specific: TF 2.x only in CI
 def test_noise_modes(tiny_pkl, tmp_path, monkeypatch):
     outputs = {}
     for mode in ["seed", "const", "none", "random"]:
@@ -103,6 +104,7 @@ def test_style_mixing_matches_the_official_pngs(reference, tiny_pkl, tmp_path):
         _assert_images_match(_read_png(str(run_dir / (name + ".png"))), expected["png/" + name])
 
 
+@pytest.mark.slow_on_tf1  # CLI behaviour, not TF-version specific: TF 2.x only in CI
 def test_conditional_network_needs_a_class(reference, tmp_path, monkeypatch):
     pkl = _write_reference_pickle(reference, "tiny-cond4", tmp_path / "cond.pkl")
     result = _run_generator("generate-images", "--network=" + pkl, "--seeds=0", "--result-dir=" + str(tmp_path / "out"))
@@ -120,6 +122,7 @@ class _Exploit:
         return (os.getcwd, ())
 
 
+@pytest.mark.slow_on_tf1  # CLI behaviour, not TF-version specific: TF 2.x only in CI
 @pytest.mark.parametrize("problem", ["missing", "not_a_pickle", "truncated", "foreign_global"])
 def test_bad_networks_give_one_line_errors(tiny_pkl, tmp_path, problem):
     path = tmp_path / "bad.pkl"
@@ -142,6 +145,7 @@ def test_bad_networks_give_one_line_errors(tiny_pkl, tmp_path, problem):
     assert not (tmp_path / "out").exists()  # No run dir for a failed start.
 
 
+@pytest.mark.slow_on_tf1  # CLI behaviour, not TF-version specific: TF 2.x only in CI
 def test_pickle_with_tf1_style_official_source_loads_without_executing_it(reference, tmp_path, monkeypatch):
     """A pickle in the official layout whose embedded source is TF1-style is built by our code (safe mode)."""
     original_getstate = Network.__getstate__
