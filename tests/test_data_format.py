@@ -114,6 +114,7 @@ def test_auto_choice_environment_and_argument(monkeypatch, nets):
         nets.resolve_data_format('NHCW')
 
 
+@pytest.mark.slow_on_tf1  # Builds only; TF 1.x runs NHWC alone, checked by the tests below.
 def test_the_graph_runs_in_the_chosen_layout(sess, monkeypatch):
     G = Network('G', func_name=MODULE + 'G_main', **TINY_G)
     D = Network('D', func_name=MODULE + 'D_stylegan2', **TINY_D)
@@ -142,6 +143,7 @@ def test_the_graph_runs_in_the_chosen_layout(sess, monkeypatch):
 # Reference numbers of the official code in both layouts.
 
 
+@pytest.mark.slow_on_tf1  # TF 1.x has NHWC only, where test_networks_stylegan2 checks the same numbers.
 @pytest.mark.parametrize('layout', LAYOUTS)
 @pytest.mark.parametrize('folder', ['tiny-Gskip-Dresnet', 'tiny-cond4', 'tiny-gray'])
 def test_reference_networks_in_both_layouts(sess, reference, monkeypatch, folder, layout):
