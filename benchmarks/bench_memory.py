@@ -6,7 +6,8 @@ Builds what one tower of the training loop builds (G, D, Gs at their real size; 
 losses with their regularizers; the Adam optimizers with lazy regularization; the Gs moving average),
 then runs each of the four training ops once (G step, G regularization, D step, D regularization) and
 reads TensorFlow's allocator statistics of the device it runs on (`tf.config.experimental
-.get_memory_info`, peak since a reset before each op):
+.get_memory_info`, peak since a reset before each op; each op's first run, as a training run's first
+minibatch):
 
   persistent  bytes in use before the steps: weights of G, D, Gs and the Adam moments of G and D;
   peak        the highest peak of the four ops (persistent + activations + gradients + temporaries).
@@ -87,7 +88,6 @@ def measure(config_id, resolution, minibatch_gpu):
         params = sum(int(np.prod(var.shape.as_list())) for var in G.trainables.values()) + \
             sum(int(np.prod(var.shape.as_list())) for var in D.trainables.values())
 
-        tflib.run(list(ops.values()))  # Warm-up: grappler, kernel choices, one-time buffers.
         persistent = tf.config.experimental.get_memory_info(device)["current"]
         peaks = {}
         for name, op in ops.items():
