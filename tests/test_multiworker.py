@@ -161,6 +161,7 @@ def load_pkl_values(path):
         return network_values(misc.load_pkl(path))
 
 
+@pytest.mark.slow_on_tf1  # over 4 minutes on TF 1.15, and fails there: see README
 def test_two_workers_train_like_one_process_with_two_towers(tmp_path):
     data_dir = str(tmp_path / "data")
     os.makedirs(data_dir)

@@ -253,6 +253,7 @@ def check_run_outputs(run_dir, config_id, num_minibatches):
     assert has_pl_mean == (config_id in ["config-d", "config-e", "config-f"])
 
 
+@pytest.mark.slow_on_tf1  # training runs: minutes each on TF 1.15 with 2 cores
 @pytest.mark.parametrize("config_id", ["config-a", "config-b", "config-c", "config-d", "config-e"])
 def test_every_config_trains_and_writes_snapshots_that_reload(config_id, data_dir, tmp_path):
     """(config-f: in the resume test.)"""
@@ -260,6 +261,7 @@ def test_every_config_trains_and_writes_snapshots_that_reload(config_id, data_di
     check_run_outputs(run_dir, config_id, num_minibatches=3)
 
 
+@pytest.mark.slow_on_tf1  # training runs: minutes each on TF 1.15 with 2 cores
 def test_nan_loss_stops_with_message_and_keeps_last_good_snapshot(data_dir, tmp_path, capsys):
     kwargs = config_kwargs("config-f", data_dir, str(tmp_path), total_kimg=0.08, minibatch_gpu=8)
     kwargs.G_loss_args = dict(func_name="training_test_losses.G_nan_after_3")
@@ -278,6 +280,7 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_snapshot(data_dir, tmp_
     assert len(lines) == 3 and all(line.startswith("network-snapshot-000000") and "dummy" in line for line in lines)
 
 
+@pytest.mark.slow_on_tf1  # training runs: minutes each on TF 1.15 with 2 cores
 def test_abort_file_stops_training_and_writes_final_snapshot(data_dir, tmp_path, capsys):
     kwargs = config_kwargs("config-e", data_dir, str(tmp_path), total_kimg=10.0, minibatch_gpu=8)
     kwargs.G_loss_args = dict(func_name="training_test_losses.G_abort_after_3")
@@ -303,6 +306,7 @@ def _tower_kwargs(data_dir, result_dir, num_gpus):
     return kwargs
 
 
+@pytest.mark.slow_on_tf1  # training runs: minutes each on TF 1.15 with 2 cores
 def test_two_towers_update_like_one_tower(data_dir, tmp_path):
     one = load_final(train(_tower_kwargs(data_dir, str(tmp_path / "one"), 1), num_cpus=1))
     two = load_final(train(_tower_kwargs(data_dir, str(tmp_path / "two"), 2), num_cpus=2))
@@ -323,6 +327,7 @@ def _counting_kwargs(data_dir, result_dir, total_kimg):
     return kwargs
 
 
+@pytest.mark.slow_on_tf1  # training runs: minutes each on TF 1.15 with 2 cores
 def test_resume_continues_exactly_like_an_uninterrupted_run(data_dir, tmp_path):
     """config-f with G_reg_interval 2 and D_reg_interval 4: 6 minibatches in one go, or 3 + 3 resumed."""
     full = train(_counting_kwargs(data_dir, str(tmp_path / "full"), total_kimg=0.048))
@@ -424,6 +429,7 @@ def test_resume_latest_picks_newest_run_and_snapshot_with_state(tmp_path):
     assert tl.find_latest_snapshot(str(tmp_path / "00002-stylegan2-tiny-1gpu-config-e")).endswith("000020.pkl")
 
 
+@pytest.mark.slow_on_tf1  # training runs: minutes each on TF 1.15 with 2 cores
 def test_dry_run_prints_configuration_and_network_tables(data_dir, tmp_path, capsys):
     with tf.Graph().as_default(), make_session(1).as_default():
         assert run_training.main(["--data-dir", data_dir, "--dataset", "tiny", "--config", "config-e",
