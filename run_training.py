@@ -160,6 +160,9 @@ def build_training_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, to
                                                  num_workers))
             raise UsageError("--minibatch-size: %d is not a multiple of --minibatch-gpu (%d) x --num-gpus (%d)"
                              % (sched.minibatch_size_base, sched.minibatch_gpu_base, num_gpus))
+    if G_loss.func_name.endswith("_pathreg") and minibatch_gpu is not None and minibatch_gpu < 2:
+        raise UsageError("--minibatch-gpu: %s's path length regularization runs on half the per-GPU batch, so it "
+                         "must be at least 2, got %d" % (config_id, minibatch_gpu))
 
     sc.submit_target = dnnlib.SubmitTarget.LOCAL
     sc.local.do_not_copy_source_files = True

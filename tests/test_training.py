@@ -404,6 +404,7 @@ def test_command_line_errors_are_one_line(data_dir, tmp_path, capsys):
         (["--num-gpus", "3"], "--num-gpus: must be 1, 2, 4 or 8"),
         (["--minibatch-size", "30"], "--minibatch-size: 30 is not a multiple of --minibatch-gpu (4) x --num-gpus (1)"),
         (["--metrics", "fid1k"], "--metrics: unknown metric 'fid1k'"),
+        (["--minibatch-size", "8", "--minibatch-gpu", "1"], "--minibatch-gpu: config-f's path length regularization"),
         (["--resume", "latest"], "--resume=latest: no network-snapshot-*.pkl"),
         (["--resume", str(tmp_path / "nope.pkl")], "--resume: %s: no such file" % (tmp_path / "nope.pkl")),
     ]
