@@ -33,7 +33,7 @@ from dnnlib.tflib.ops.upfirdn_2d import upsample_2d, downsample_2d, upsample_con
 from dnnlib.tflib.ops.fused_bias_act import fused_bias_act
 
 # ----------------------------------------------------------------------------------------------------
-# Execution layout. This block is repeated in networks_stylegan.py: each module must stand alone in a pickle.
+# Execution layout. resolve_data_format is repeated in networks_stylegan.py: each module stands alone in a pickle.
 
 DATA_FORMAT_ENV = 'STYLEGAN2_DATA_FORMAT'  # 'NCHW', 'NHWC' or 'auto' (the default).
 _grouped_conv_supported_cache = []
