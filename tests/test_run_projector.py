@@ -20,6 +20,9 @@ from conftest import REPO_DIR, reference_dir
 from reference_nets import build_reference_networks
 from test_projector import build_reference_Gs, save_standin_distance_pkl
 
+# Projections end to end (long), not TF-version specific: on TF 1.x (CI's second run) these are deselected.
+pytestmark = pytest.mark.slow_on_tf1
+
 NOISE_SHAPES = {"noise0": (1, 1, 4, 4), "noise1": (1, 1, 8, 8), "noise2": (1, 1, 8, 8), "noise3": (1, 1, 16, 16),
                 "noise4": (1, 1, 16, 16)}
 
@@ -27,9 +30,6 @@ NOISE_SHAPES = {"noise0": (1, 1, 4, 4), "noise1": (1, 1, 8, 8), "noise2": (1, 1,
 FAKE_FFMPEG = '''#!%s
 import sys
 import numpy as np
-
-# Projections end to end (long), not TF-version specific: on TF 1.x (CI's second run) these are deselected.
-pytestmark = pytest.mark.slow_on_tf1
 args = sys.argv[1:]
 width, height = [int(v) for v in args[args.index("-s") + 1].split("x")]
 channels = 1 if args[args.index("-pix_fmt") + 1] == "gray" else 3
