@@ -25,6 +25,12 @@ def frechet_distance(mu_real, sigma_real, mu_fake, sigma_fake):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
         s = scipy.linalg.sqrtm(np.dot(sigma_fake, sigma_real))
+    if not np.all(np.isfinite(s)):
+        # Older SciPy (1.7, with TF 1.15) gives NaN for nearly nilpotent products, e.g. when all fakes are one
+        # image. tr(sqrtm(A B)) is the sum of the square roots of the eigenvalues of A B (real, >= 0 here).
+        eigenvalues = scipy.linalg.eigvals(np.dot(sigma_fake, sigma_real))
+        trace_sqrt = np.sum(np.sqrt(np.clip(eigenvalues.real, 0, None)))
+        return float(m + np.trace(sigma_fake) + np.trace(sigma_real) - 2 * trace_sqrt)
     dist = m + np.trace(sigma_fake + sigma_real - 2 * s)
     return float(np.real(dist))
 
