@@ -5,13 +5,20 @@
 
 Names of the form `gdrive:networks/<file>` (the official names, kept so that existing scripts work)
 map to NVIDIA's download server. Downloads are cached in `$STYLEGAN2_CACHE_DIR` or `.stylegan2-cache/`.
+
+`DEFAULT_NETWORK` is a small conditional network that ships with the code (32x32 handwritten digits,
+classes 0-9, trained with run_training.py on scikit-learn's digits; see the README): the default of
+run_generator.py and run_projector.py, so that they work offline.
 """
+
+import os
 
 import dnnlib
 import dnnlib.tflib as tflib
 from training import misc
 
 DOWNLOAD_ROOT = "https://nvlabs-fi-cdn.nvidia.com/stylegan2/networks/"
+DEFAULT_NETWORK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "networks", "stylegan2-digits32-cond.pkl")
 
 
 def _official_files():

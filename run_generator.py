@@ -191,7 +191,9 @@ _examples = """examples:
 
 
 def _add_common_args(parser):
-    parser.add_argument("--network", help="Network pickle: path, URL or gdrive:networks/<name>.pkl", dest="network_pkl", required=True)
+    parser.add_argument("--network", help="Network pickle: path, URL or gdrive:networks/<name>.pkl (default: the "
+                        "shipped 32x32 digits network, conditional: use --class 0-9)", dest="network_pkl",
+                        default=pretrained_networks.DEFAULT_NETWORK)
     parser.add_argument("--class", help="Class index for conditional networks", dest="class_idx", type=int, default=None)
     parser.add_argument("--result-dir", help="Root directory for run results (default: %(default)s)", default="results", metavar="DIR")
     parser.add_argument("--allow-code-execution", action="store_true", dest="allow_code_execution", default=None,

@@ -307,8 +307,8 @@ _examples = """examples:
 
 
 def _add_common_args(parser):
-    parser.add_argument("--network", help="Network pickle: path, URL or gdrive:networks/<name>.pkl",
-                        dest="network_pkl", required=True)
+    parser.add_argument("--network", help="Network pickle: path, URL or gdrive:networks/<name>.pkl (default: the "
+                        "shipped 32x32 digits network)", dest="network_pkl", default=pretrained_networks.DEFAULT_NETWORK)
     parser.add_argument("--num-snapshots", type=_positive_int, default=5,
                         help="Number of snapshots (default: %(default)s)")
     parser.add_argument("--num-steps", type=_positive_int, default=1000,
