@@ -160,9 +160,6 @@ def build_training_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, to
                                                  num_workers))
             raise UsageError("--minibatch-size: %d is not a multiple of --minibatch-gpu (%d) x --num-gpus (%d)"
                              % (sched.minibatch_size_base, sched.minibatch_gpu_base, num_gpus))
-    if G_loss.func_name.endswith("_pathreg") and minibatch_gpu is not None and minibatch_gpu < 2:
-        raise UsageError("--minibatch-gpu: %s's path length regularization runs on half the per-GPU batch, so it "
-                         "must be at least 2, got %d" % (config_id, minibatch_gpu))
 
     sc.submit_target = dnnlib.SubmitTarget.LOCAL
     sc.local.do_not_copy_source_files = True
@@ -362,6 +359,10 @@ def main(argv=None):
             minibatch_gpu=args.minibatch_gpu, fmap_base=args.fmap_base, fmap_max=args.fmap_max,
             latent_size=args.latent_size, mapping_layers=args.mapping_layers, snapshot_ticks=args.snapshot_ticks,
             cond=args.cond, worker_hosts=worker_hosts, worker_index=worker_index)
+        pathreg = kwargs.G_loss_args.func_name.endswith("_pathreg")
+        if pathreg and args.minibatch_gpu is not None and args.minibatch_gpu < 2:
+            raise UsageError("--minibatch-gpu: %s's path length regularization runs on half the per-GPU batch, so "
+                             "it must be at least 2, got %d" % (args.config_id, args.minibatch_gpu))
         if args.resume is not None:
             resume_pkl = args.resume
             if resume_pkl == "latest":

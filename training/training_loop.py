@@ -202,25 +202,6 @@ def _ensure_cpu_devices(tf_config, num_devices):
     new_session._default_session.__enter__()  # pylint: disable=protected-access
 
 
-def _config_proto(tf_config):
-    """A tf.ConfigProto with tflib's defaults and the ConfigProto fields of `tf_config` (dotted keys)."""
-    config = tf.ConfigProto(allow_soft_placement=True)
-    config.graph_options.place_pruned_graph = True
-    config.gpu_options.allow_growth = True
-    for key, value in (tf_config or {}).items():
-        fields = key.split(".")
-        if fields[0] in ("rnd", "env"):
-            continue
-        obj = config
-        for field in fields[:-1]:
-            obj = getattr(obj, field)
-        if hasattr(obj, "get_or_create") or (hasattr(obj, "keys") and not hasattr(obj, "ListFields")):
-            obj[fields[-1]] = value  # a map field such as device_count.CPU
-        else:
-            setattr(obj, fields[-1], value)
-    return config
-
-
 def parse_worker_hosts(worker_hosts):
     """'host:port,host:port' or a list of them -> list of 'host:port'; a ValueError names a bad entry."""
     if isinstance(worker_hosts, str):
@@ -243,18 +224,15 @@ def _start_worker_session(tf_config, worker_hosts, worker_index, num_cpu_devices
     workers talk only through the collective ops (the gradient all-reduce).
     """
     cluster = tf.train.ClusterSpec({"worker": list(worker_hosts)})
-    config = _config_proto(tf_config)
+    config = tflib.create_config_proto(tf_config)
     if num_cpu_devices > 1:
         config.device_count["CPU"] = num_cpu_devices
     config.experimental.collective_group_leader = "/job:worker/replica:0/task:0"
     config.device_filters.append("/job:worker/task:%d" % worker_index)
     server = tf.distribute.Server(cluster, job_name="worker", task_index=worker_index, config=config, start=True)
     old_session = tf.get_default_session()
-    session = tf.Session(server.target, config=config)
+    session = tflib.create_session(force_as_default=True, target=server.target, config_proto=config)
     session._stylegan2_server = server  # pylint: disable=protected-access
-    session._default_session = session.as_default()  # pylint: disable=protected-access
-    session._default_session.enforce_nesting = False  # pylint: disable=protected-access
-    session._default_session.__enter__()  # pylint: disable=protected-access
     if old_session is not None:
         old_session.close()
     return server

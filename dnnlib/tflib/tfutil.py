@@ -146,12 +146,9 @@ def assert_tf_initialized() -> None:
         raise RuntimeError("No default TensorFlow session found. Please call dnnlib.tflib.init_tf().")
 
 
-def create_session(config_dict: dict = None, force_as_default: bool = False) -> tf.Session:
-    """Create a session with the given config (same keys as `init_tf`).
-
-    With `force_as_default=True` the session becomes the default one for good, not only inside a
-    `with` block.
-    """
+def create_config_proto(config_dict: dict = None) -> tf.ConfigProto:
+    """A tf.ConfigProto with tflib's defaults and the ConfigProto fields of `config_dict` (dotted keys, as
+    for `init_tf`; the `rnd.*` and `env.*` keys are not ConfigProto fields and are skipped)."""
     cfg = _sanitize_tf_config(config_dict)
     config_proto = tf.ConfigProto()
     for key, value in cfg.items():
@@ -165,8 +162,20 @@ def create_session(config_dict: dict = None, force_as_default: bool = False) -> 
             obj[fields[-1]] = value  # A map field, e.g. "device_count.CPU": 2 (two logical CPU devices).
         else:
             setattr(obj, fields[-1], value)
+    return config_proto
 
-    session = tf.Session(config=config_proto)
+
+def create_session(config_dict: dict = None, force_as_default: bool = False, target: str = "",
+                   config_proto: tf.ConfigProto = None) -> tf.Session:
+    """Create a session with the given config (same keys as `init_tf`), or with `config_proto` as it is.
+
+    `target` is the server to run on ('' = in this process; a `tf.distribute.Server`'s target for
+    multi-worker training). With `force_as_default=True` the session becomes the default one for good,
+    not only inside a `with` block.
+    """
+    if config_proto is None:
+        config_proto = create_config_proto(config_dict)
+    session = tf.Session(target, config=config_proto)
     if force_as_default:
         # Enter the session's default context and never leave it: this is what
         # "the default session" of a process means in tflib.
