@@ -13,7 +13,6 @@ GPUs; forced here, where grouped convolutions run), 'nonfused' scales the activa
 import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -22,6 +21,7 @@ import numpy as np  # noqa: E402
 import dnnlib.tflib as tflib  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
 from training import networks_stylegan2  # noqa: E402
+from bench_generator import median_seconds_per_run  # noqa: E402
 
 
 def bench(layout, grouped, resolution, fmap_max, batch, repeats):
@@ -31,16 +31,7 @@ def bench(layout, grouped, resolution, fmap_max, batch, repeats):
     tflib.reset_tf({"rnd.np_random_seed": 0})
     Gs = tflib.Network("Gs", func_name="training.networks_stylegan2.G_main", num_channels=3, resolution=resolution,
                        label_size=0, fmap_max=fmap_max, data_format=layout, fused_modconv=fused_modconv)
-    latents = np.random.RandomState(0).randn(batch, *Gs.input_shape[1:])
-    kwargs = dict(truncation_psi=0.5, randomize_noise=True,
-                  output_transform=dict(func=tflib.convert_images_to_uint8, nchw_to_nhwc=True))
-    Gs.run(latents, None, **kwargs)  # Warm-up: graph construction, kernel selection.
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        Gs.run(latents, None, **kwargs)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return median_seconds_per_run(Gs, batch, repeats)
 
 
 def main():

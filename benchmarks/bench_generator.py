@@ -21,13 +21,8 @@ import tensorflow.compat.v1 as tf  # noqa: E402
 from dnnlib.tflib import custom_ops  # noqa: E402
 
 
-def bench_resolution(resolution, batch, repeats):
-    """Build a config-f G at `resolution` in a fresh graph; returns (params, median seconds per batch)."""
-    tflib.reset_tf({"rnd.np_random_seed": 0})
-    G = tflib.Network("G", func_name="training.networks_stylegan2.G_main", num_channels=3,
-                      resolution=resolution, label_size=0)
-    Gs = G.clone("Gs")
-    num_params = sum(int(np.prod(var.shape.as_list())) for var in Gs.trainables.values())
+def median_seconds_per_run(Gs, batch, repeats):
+    """Median seconds of `repeats` Gs.run calls of `batch` images (uint8 output), after one warm-up call."""
     latents = np.random.RandomState(0).randn(batch, *Gs.input_shape[1:])
     kwargs = dict(truncation_psi=0.5, randomize_noise=True,
                   output_transform=dict(func=tflib.convert_images_to_uint8, nchw_to_nhwc=True))
@@ -37,7 +32,17 @@ def bench_resolution(resolution, batch, repeats):
         start = time.perf_counter()
         Gs.run(latents, None, **kwargs)
         times.append(time.perf_counter() - start)
-    return num_params, float(np.median(times))
+    return float(np.median(times))
+
+
+def bench_resolution(resolution, batch, repeats):
+    """Build a config-f G at `resolution` in a fresh graph; returns (params, median seconds per batch)."""
+    tflib.reset_tf({"rnd.np_random_seed": 0})
+    G = tflib.Network("G", func_name="training.networks_stylegan2.G_main", num_channels=3,
+                      resolution=resolution, label_size=0)
+    Gs = G.clone("Gs")
+    num_params = sum(int(np.prod(var.shape.as_list())) for var in Gs.trainables.values())
+    return num_params, median_seconds_per_run(Gs, batch, repeats)
 
 
 def main():
