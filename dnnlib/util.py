@@ -415,7 +415,8 @@ def _local_path_of(url: str) -> str:
     return urllib.request.url2pathname(parts.path)  # Also turns "/C:/x" into "C:\x" on Windows.
 
 
-def _md5_of_file(path: str) -> str:
+def file_md5(path: str) -> str:
+    """Hex MD5 digest of a file's bytes, read in 1 MiB chunks."""
     digest = hashlib.md5()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -423,8 +424,8 @@ def _md5_of_file(path: str) -> str:
     return digest.hexdigest()
 
 
-def _one_line(error: BaseException) -> str:
-    """A short one-line reason: "HTTP 503 ...", "ConnectionError ([Errno 111] Connection refused)", ..."""
+def error_line(error: BaseException) -> str:
+    """The reason of an exception as one short line, for messages users read: "HTTP 503 ...", "ConnectionError ([Errno 111] Connection refused)", ..."""
     text = " ".join(str(error).split())
     # requests wraps socket errors in long "HTTPConnectionPool(...): Max retries exceeded ..." texts.
     os_error = re.search(r"\[Errno -?\d+\][^'\")]*", text)
@@ -523,18 +524,26 @@ def _download_with_retries(url: str, num_attempts: int, verbose: bool) -> Tuple[
             except (requests.RequestException, IOError) as e:
                 last_error = e
                 if verbose and attempt + 1 < num_attempts:
-                    print("Downloading %s failed (%s); retrying" % (url, _one_line(e)), file=sys.stderr)
+                    print("Downloading %s failed (%s); retrying" % (url, error_line(e)), file=sys.stderr)
     raise DownloadError("Could not download %s after %d attempt(s): %s"
-                        % (url, num_attempts, _one_line(last_error)))
+                        % (url, num_attempts, error_line(last_error)))
 
 
-def _write_atomically(path: str, data: bytes) -> None:
-    """Write through a temporary file in the same directory, so readers never see a partial file."""
-    fd, temp_path = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".tmp-", suffix=".part")
+def write_file_atomically(path: str, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the whole new one, never a part.
+
+    The bytes go to a temporary file in the same directory (made if missing), which is then renamed over
+    `path`; the file gets the permissions a plain `open(path, "wb")` would give it.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, temp_path = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(temp_path, 0o644)  # mkstemp creates 0600; cached files are meant to be shared.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp_path, 0o666 & ~umask)
         os.replace(temp_path, path)
     except BaseException:
         try:
@@ -563,7 +572,7 @@ def open_url(url: str, cache_dir: str = None, num_attempts: int = 10, verbose: b
     local_path = _local_path_of(url)
     if local_path is not None:
         if md5 is not None:
-            actual_md5 = _md5_of_file(local_path)
+            actual_md5 = file_md5(local_path)
             if actual_md5 != md5.lower():
                 raise DownloadError("MD5 mismatch for %s: expected %s, got %s" % (url, md5, actual_md5))
         return local_path if return_filename else open(local_path, "rb")
@@ -579,7 +588,7 @@ def open_url(url: str, cache_dir: str = None, num_attempts: int = 10, verbose: b
         if cache_dir is None:
             cache_dir = default_cache_dir()
         for cached_path in sorted(glob.glob(os.path.join(glob.escape(cache_dir), url_md5 + "_*"))):
-            if md5 is not None and _md5_of_file(cached_path) != md5.lower():
+            if md5 is not None and file_md5(cached_path) != md5.lower():
                 continue  # A stale or foreign copy: download again.
             return cached_path if return_filename else open(cached_path, "rb")
 
@@ -595,7 +604,7 @@ def open_url(url: str, cache_dir: str = None, num_attempts: int = 10, verbose: b
     if cache:
         os.makedirs(cache_dir, exist_ok=True)
         cache_path = os.path.join(cache_dir, url_md5 + "_" + file_name)
-        _write_atomically(cache_path, data)
+        write_file_atomically(cache_path, data)
         if return_filename:
             return cache_path
     return io.BytesIO(data)

@@ -298,3 +298,13 @@ def convert_images_to_uint8(images, drange=(-1, 1), nchw_to_nhwc=False, shrink=1
     scale = 255 / (drange[1] - drange[0])
     images = images * scale + (0.5 - drange[0] * scale)
     return tf.saturate_cast(images, tf.uint8)
+
+
+def has_gpu() -> bool:
+    """Does TensorFlow see at least one GPU? (Lists physical devices; creates no session.)"""
+    config = getattr(tf, "config", None)
+    list_devices = getattr(getattr(config, "experimental", None), "list_physical_devices", None)
+    if list_devices is not None:
+        return len(list_devices("GPU")) > 0
+    from tensorflow.python.client import device_lib  # pylint: disable=import-outside-toplevel
+    return any(d.device_type == "GPU" for d in device_lib.list_local_devices())
