@@ -326,6 +326,20 @@ def test_grouped_resample_runtime_mismatch_errors(sess, func):
 
 
 @pytest.mark.parametrize("impl", IMPLS)
+def test_single_output_column_with_stride_along_x(sess, impl, request):
+    """The configuration that oneDNN's CPU convolution got wrong (TF 2.21, AVX-512, oneDNN on): one
+    output column, stride 3 along x and 1 along y. The ref path must still give the definition."""
+    maybe_plugin(impl, request)
+    rng = np.random.RandomState(0)
+    params = dict(upx=2, upy=2, downx=3, downy=1, padx0=-1, padx1=0, pady0=0, pady1=-3)
+    cases = [(rng.randn(1, 4, 3, 1), rng.rand(4, 5) + 0.1), (rng.randn(2, 4, 3, 3), rng.randn(4, 5))]
+    outputs = sess.run([ufd.upfirdn_2d(tf.constant(x, tf.float32), k, impl=impl, **params) for x, k in cases])
+    for (x, k), y in zip(cases, outputs):
+        assert y.shape == (x.shape[0], 2, 1, x.shape[3])
+        np.testing.assert_allclose(y, np_upfirdn_2d(x, k, **params), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
 def test_random_configs_against_numpy(sess, impl, request):
     """y, dL/dx and the second derivative of a quadratic, all exact through the dense operator A.
 

@@ -132,15 +132,33 @@ def _upfirdn_2d_ref(x, k, upx, upy, downx, downy, padx0, padx1, pady0, pady1):
     x = tf.reshape(x, [-1, height, width, 1])
 
     # conv2d correlates, so flipping the kernel makes it a convolution; the stride downsamples.
-    w = tf.constant(k[::-1, ::-1, np.newaxis, np.newaxis], dtype=x.dtype)
-    x = tf.nn.conv2d(x, w, strides=[1, downy, downx, 1], padding="VALID", data_format="NHWC")
-
     out_h = (height - kernel_h) // downy + 1
     out_w = (width - kernel_w) // downx + 1
+    x, stride_y, stride_x = _drop_strides_of_single_outputs(x, kernel_h, kernel_w, out_h, out_w, downy, downx)
+    w = tf.constant(k[::-1, ::-1, np.newaxis, np.newaxis], dtype=x.dtype)
+    x = tf.nn.conv2d(x, w, strides=[1, stride_y, stride_x, 1], padding="VALID", data_format="NHWC")
+
     if not single_minor:
         x = tf.reshape(x, [-1, minor, out_h, out_w])
         x = tf.transpose(x, [0, 2, 3, 1])
     return tf.reshape(x, [-1, out_h, out_w, minor])
+
+
+def _drop_strides_of_single_outputs(x, kernel_h, kernel_w, out_h, out_w, stride_y, stride_x):
+    """Where the output has a single row (column), crop `x` `[N, H, W, 1]` to the kernel's height (width)
+    and use stride 1 there; returns (x, stride_y, stride_x). The result is the same in exact arithmetic.
+
+    Why: TensorFlow 2.x's oneDNN CPU convolution computes wrong values for a single-channel VALID
+    convolution with stride 1 along y, a stride above 1 along x and a single output column (seen with
+    TF 2.21 on AVX-512 CPUs; correct with TF_ENABLE_ONEDNN_OPTS=0). `benchmarks/onednn_conv_stride_repro.py`
+    shows it with plain TensorFlow. A stride along an axis with one output pixel is never needed, so
+    removing it sidesteps the bug at no cost and keeps oneDNN for everything else.
+    """
+    if out_h == 1 and stride_y > 1:
+        x, stride_y = x[:, :kernel_h], 1
+    if out_w == 1 and stride_x > 1:
+        x, stride_x = x[:, :, :kernel_w], 1
+    return x, stride_y, stride_x
 
 
 # ----------------------------------------------------------------------------------------------------
