@@ -58,7 +58,8 @@ def _get_state() -> _GraphState:
 
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not _name_regex.match(name):
-        raise ValueError("autosummary: invalid name %r (use letters, digits, '_', '.', '-', separated by '/')" % (name,))
+        raise ValueError("autosummary: invalid name %r (use letters, digits, '_', '.', '-', separated by '/')"
+                         % (name,))
 
 
 def _get_accumulator(state: _GraphState, name: str) -> tf.Variable:
