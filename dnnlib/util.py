@@ -417,7 +417,7 @@ def file_md5(path: str) -> str:
 def error_line(error: BaseException) -> str:
     """The reason of an exception as one short line, for messages users read.
 
-    For example "DownloadError: HTTP 503 ..." or "ConnectionError ([Errno 111] Connection refused)".
+    For example "OSError: HTTP 503 Service Unavailable" or "ConnectionError ([Errno 111] Connection refused)".
     """
     text = " ".join(str(error).split())
     # requests wraps socket errors in long "HTTPConnectionPool(...): Max retries exceeded ..." texts.
@@ -546,6 +546,11 @@ def write_file_atomically(path: str, data: bytes) -> None:
         raise
 
 
+def _check_md5(url: str, expected: str, actual: str) -> None:
+    if actual != expected.lower():
+        raise DownloadError("MD5 mismatch for %s: expected %s, got %s" % (url, expected, actual))
+
+
 def open_url(url: str, cache_dir: str = None, num_attempts: int = 10, verbose: bool = True,
              return_filename: bool = False, cache: bool = True, md5: str = None) -> Any:
     """Open a URL or a local file as a binary file object (or give its file name).
@@ -565,9 +570,7 @@ def open_url(url: str, cache_dir: str = None, num_attempts: int = 10, verbose: b
     local_path = _local_path_of(url)
     if local_path is not None:
         if md5 is not None:
-            actual_md5 = file_md5(local_path)
-            if actual_md5 != md5.lower():
-                raise DownloadError("MD5 mismatch for %s: expected %s, got %s" % (url, md5, actual_md5))
+            _check_md5(url, md5, file_md5(local_path))
         return local_path if return_filename else open(local_path, "rb")
 
     if not is_url(url) or urllib.parse.urlparse(url).scheme not in ("http", "https"):
@@ -590,9 +593,7 @@ def open_url(url: str, cache_dir: str = None, num_attempts: int = 10, verbose: b
         print("Downloading %s ..." % url, flush=True)
     data, file_name = _download_with_retries(url, num_attempts, verbose)
     if md5 is not None:
-        actual_md5 = hashlib.md5(data).hexdigest()
-        if actual_md5 != md5.lower():
-            raise DownloadError("MD5 mismatch for %s: expected %s, got %s" % (url, md5, actual_md5))
+        _check_md5(url, md5, hashlib.md5(data).hexdigest())
 
     if cache:
         os.makedirs(cache_dir, exist_ok=True)
