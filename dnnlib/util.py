@@ -6,6 +6,7 @@ when something is actually downloaded).
 
 import ctypes
 import fnmatch
+import functools
 import glob
 import hashlib
 import html
@@ -84,16 +85,13 @@ class Logger(object):
     """
 
     def __init__(self, file_name: str = None, file_mode: str = "w", should_flush: bool = True):
-        self.file = None
-        if file_name is not None:
-            self.file = open(file_name, file_mode, encoding="utf-8", errors="backslashreplace")
         self.should_flush = should_flush
-        self.stdout = sys.stdout
-        self.stderr = sys.stderr
-        self._stdout_tee = _TeeStream(self, self.stdout)
-        self._stderr_tee = _TeeStream(self, self.stderr)
-        sys.stdout = self._stdout_tee
-        sys.stderr = self._stderr_tee
+        self.file = None if file_name is None else open(file_name, file_mode, encoding="utf-8",
+                                                        errors="backslashreplace")
+        # Remember the streams we replace; close() puts them back.
+        self.stdout, self.stderr = sys.stdout, sys.stderr
+        self._stdout_tee, self._stderr_tee = _TeeStream(self, sys.stdout), _TeeStream(self, sys.stderr)
+        sys.stdout, sys.stderr = self._stdout_tee, self._stderr_tee
 
     def __enter__(self) -> "Logger":
         return self
@@ -127,9 +125,9 @@ class Logger(object):
             sys.stdout = self.stdout
         if sys.stderr is self._stderr_tee:
             sys.stderr = self.stderr
-        if self.file is not None:
-            self.file.close()
-            self.file = None
+        file, self.file = self.file, None
+        if file is not None:
+            file.close()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -179,18 +177,16 @@ def tuple_product(t: Tuple) -> Any:
     return result
 
 
-_DTYPE_NAME_TO_CTYPE = {
-    "uint8": ctypes.c_ubyte,
-    "uint16": ctypes.c_uint16,
-    "uint32": ctypes.c_uint32,
-    "uint64": ctypes.c_uint64,
-    "int8": ctypes.c_byte,
-    "int16": ctypes.c_int16,
-    "int32": ctypes.c_int32,
-    "int64": ctypes.c_int64,
-    "float32": ctypes.c_float,
-    "float64": ctypes.c_double,
-}
+def _ctypes_by_dtype_name() -> dict:
+    """numpy dtype name -> ctypes type of the same size, for the integer and float types."""
+    table = {"uint8": ctypes.c_ubyte, "int8": ctypes.c_byte, "float32": ctypes.c_float, "float64": ctypes.c_double}
+    for bits in (16, 32, 64):
+        table["int%d" % bits] = getattr(ctypes, "c_int%d" % bits)
+        table["uint%d" % bits] = getattr(ctypes, "c_uint%d" % bits)
+    return table
+
+
+_DTYPE_NAME_TO_CTYPE = _ctypes_by_dtype_name()
 
 
 def get_dtype_and_ctype(type_obj: Any) -> Tuple[np.dtype, Any]:
@@ -217,11 +213,10 @@ def get_dtype_and_ctype(type_obj: Any) -> Tuple[np.dtype, Any]:
 def is_pickleable(obj: Any) -> bool:
     """Can `obj` be pickled?"""
     try:
-        with io.BytesIO() as stream:
-            pickle.dump(obj, stream)
-        return True
+        pickle.dumps(obj)
     except Exception:  # pickle raises all sorts of errors (TypeError, AttributeError, PicklingError).
         return False
+    return True
 
 
 # ------------------------------------------------------------------------------------------------
@@ -267,18 +262,13 @@ def get_module_from_obj_name(obj_name: str) -> Tuple[Any, str]:
 
 def get_obj_from_module(module: Any, obj_name: str) -> Any:
     """Walk a dotted name ("Class.method") inside a module; "" gives the module itself."""
-    if obj_name == "":
-        return module
-    obj = module
-    for part in obj_name.split("."):
-        obj = getattr(obj, part)
-    return obj
+    parts = obj_name.split(".") if obj_name else []
+    return functools.reduce(getattr, parts, module)
 
 
 def get_obj_by_name(name: str) -> Any:
     """The object named by a fully qualified dotted name, e.g. "np.float32" or "training.loss.D_logistic"."""
-    module, obj_name = get_module_from_obj_name(name)
-    return get_obj_from_module(module, obj_name)
+    return get_obj_from_module(*get_module_from_obj_name(name))
 
 
 def call_func_by_name(*args, func_name: str = None, **kwargs) -> Any:
@@ -293,7 +283,7 @@ def call_func_by_name(*args, func_name: str = None, **kwargs) -> Any:
 
 def get_module_dir_by_obj_name(obj_name: str) -> str:
     """Directory of the module that defines the named object."""
-    module, _ = get_module_from_obj_name(obj_name)
+    module = get_module_from_obj_name(obj_name)[0]
     return os.path.dirname(inspect.getfile(module))
 
 
@@ -425,7 +415,10 @@ def file_md5(path: str) -> str:
 
 
 def error_line(error: BaseException) -> str:
-    """The reason of an exception as one short line, for messages users read: "HTTP 503 ...", "ConnectionError ([Errno 111] Connection refused)", ..."""
+    """The reason of an exception as one short line, for messages users read.
+
+    For example "OSError: HTTP 503 Service Unavailable" or "ConnectionError ([Errno 111] Connection refused)".
+    """
     text = " ".join(str(error).split())
     # requests wraps socket errors in long "HTTPConnectionPool(...): Max retries exceeded ..." texts.
     os_error = re.search(r"\[Errno -?\d+\][^'\")]*", text)
@@ -553,6 +546,11 @@ def write_file_atomically(path: str, data: bytes) -> None:
         raise
 
 
+def _check_md5(url: str, expected: str, actual: str) -> None:
+    if actual != expected.lower():
+        raise DownloadError("MD5 mismatch for %s: expected %s, got %s" % (url, expected, actual))
+
+
 def open_url(url: str, cache_dir: str = None, num_attempts: int = 10, verbose: bool = True,
              return_filename: bool = False, cache: bool = True, md5: str = None) -> Any:
     """Open a URL or a local file as a binary file object (or give its file name).
@@ -572,9 +570,7 @@ def open_url(url: str, cache_dir: str = None, num_attempts: int = 10, verbose: b
     local_path = _local_path_of(url)
     if local_path is not None:
         if md5 is not None:
-            actual_md5 = file_md5(local_path)
-            if actual_md5 != md5.lower():
-                raise DownloadError("MD5 mismatch for %s: expected %s, got %s" % (url, md5, actual_md5))
+            _check_md5(url, md5, file_md5(local_path))
         return local_path if return_filename else open(local_path, "rb")
 
     if not is_url(url) or urllib.parse.urlparse(url).scheme not in ("http", "https"):
@@ -597,9 +593,7 @@ def open_url(url: str, cache_dir: str = None, num_attempts: int = 10, verbose: b
         print("Downloading %s ..." % url, flush=True)
     data, file_name = _download_with_retries(url, num_attempts, verbose)
     if md5 is not None:
-        actual_md5 = hashlib.md5(data).hexdigest()
-        if actual_md5 != md5.lower():
-            raise DownloadError("MD5 mismatch for %s: expected %s, got %s" % (url, md5, actual_md5))
+        _check_md5(url, md5, hashlib.md5(data).hexdigest())
 
     if cache:
         os.makedirs(cache_dir, exist_ok=True)

@@ -16,14 +16,10 @@ class RunContext(object):
     def __init__(self, submit_config, config_module=None):
         self.submit_config = submit_config
         self.config_module = config_module
-        self.should_stop_flag = False
-        self.has_closed = False
-        self.start_time = time.time()
-        self.last_update_time = self.start_time
+        self.start_time = self.last_update_time = time.time()
         self.last_update_interval = 0.0
-        self.last_loss = ""
-        self.cur_epoch = 0
-        self.max_epoch = 0
+        self.last_loss, self.cur_epoch, self.max_epoch = "", 0, 0
+        self.should_stop_flag = self.has_closed = False
         RunContext._current = self
 
     @staticmethod
@@ -47,32 +43,32 @@ class RunContext(object):
 
     def update(self, loss="", cur_epoch=0, max_epoch=0) -> None:
         """Record progress; call once in a while (e.g. every training tick), not in a tight loop."""
-        now = time.time()
-        self.last_update_interval = now - self.last_update_time
-        self.last_update_time = now
-        self.last_loss = loss
-        self.cur_epoch = cur_epoch
-        self.max_epoch = max_epoch
-        if self._abort_requested():
-            self.should_stop_flag = True
-
-    def should_stop(self) -> bool:
-        """True once `<run_dir>/abort.txt` has appeared."""
-        if not self.should_stop_flag and self._abort_requested():
-            self.should_stop_flag = True
-        return self.should_stop_flag
-
-    def get_time_since_start(self) -> float:
-        """Seconds since the context was created."""
-        return time.time() - self.start_time
-
-    def get_time_since_last_update(self) -> float:
-        """Seconds since the last `update()` (or the creation)."""
-        return time.time() - self.last_update_time
+        previous_update = self.last_update_time
+        self.last_update_time = time.time()
+        self.last_update_interval = self.last_update_time - previous_update
+        self.last_loss, self.cur_epoch, self.max_epoch = loss, cur_epoch, max_epoch
+        self.should_stop()  # Looks for abort.txt now, so that the flag is current after every update.
 
     def get_last_update_interval(self) -> float:
         """Seconds between the last two `update()` calls."""
         return self.last_update_interval
+
+    def should_stop(self) -> bool:
+        """True once `<run_dir>/abort.txt` has appeared (and from then on)."""
+        self.should_stop_flag = self.should_stop_flag or self._abort_requested()
+        return self.should_stop_flag
+
+    @staticmethod
+    def _seconds_since(moment: float) -> float:
+        return time.time() - moment
+
+    def get_time_since_start(self) -> float:
+        """Seconds since the context was created."""
+        return self._seconds_since(self.start_time)
+
+    def get_time_since_last_update(self) -> float:
+        """Seconds since the last `update()` (or the creation)."""
+        return self._seconds_since(self.last_update_time)
 
     def close(self) -> None:
         """Mark the run finished (`<run_dir>/_finished.txt`). Safe to call twice."""

@@ -37,14 +37,37 @@ class PathType(enum.Enum):
 
 
 class PlatformExtras(object):
-    """Values used by data-reading heuristics of some platforms (kept for pickle compatibility)."""
+    """Values used by data-reading heuristics of some platforms (kept for pickle compatibility).
 
-    def __init__(self):
-        self.data_reader_buffer_size = 1 << 30  # 1 GiB
-        self.data_reader_process_count = 0      # 0 = no data-reader processes
+    The reader buffer is 1 GiB by default; a process count of 0 means no separate reader processes.
+    """
+
+    def __init__(self, data_reader_buffer_size: int = 1 << 30, data_reader_process_count: int = 0):
+        self.data_reader_buffer_size = data_reader_buffer_size
+        self.data_reader_process_count = data_reader_process_count
 
 
-_user_name_override = None
+def _caller_settings() -> dict:
+    """SubmitConfig fields that the caller sets, with their defaults (fresh mutable values each time)."""
+    ignored_names = ["__pycache__", "*.pyproj", "*.sln", "*.suo", ".cache", ".idea", ".vs", ".vscode",
+                     "_cudacache", ".git", ".venv*", ".pytest_cache", ".stylegan2-cache", "results"]
+    return dict(
+        run_dir_root="",
+        run_desc="",
+        run_dir_ignore=ignored_names,
+        run_dir_extra_files=[],
+        submit_target=SubmitTarget.LOCAL,
+        num_gpus=1,
+        print_info=False,
+        nvprof=False,
+        local=internal.local.TargetOptions(),
+        datasets=[],
+    )
+
+
+# SubmitConfig fields that submit_run fills in; None until then.
+_FILLED_IN_BY_SUBMIT_RUN = ("run_id", "run_name", "run_dir", "run_func_name", "run_func_kwargs",
+                            "user_name", "task_name")
 
 
 class SubmitConfig(util.EasyDict):
@@ -61,35 +84,17 @@ class SubmitConfig(util.EasyDict):
 
     def __init__(self):
         super().__init__()
+        self.update(_caller_settings())
+        self.update(dict.fromkeys(_FILLED_IN_BY_SUBMIT_RUN))
+        self.update(host_name="localhost", platform_extras=PlatformExtras())
 
-        # Set by the caller.
-        self.run_dir_root = ""
-        self.run_desc = ""
-        self.run_dir_ignore = ["__pycache__", "*.pyproj", "*.sln", "*.suo", ".cache", ".idea", ".vs",
-                               ".vscode", "_cudacache", ".git", ".venv*", ".pytest_cache", ".stylegan2-cache",
-                               "results"]
-        self.run_dir_extra_files = []
-        self.submit_target = SubmitTarget.LOCAL
-        self.num_gpus = 1
-        self.print_info = False
-        self.nvprof = False
-        self.local = internal.local.TargetOptions()
-        self.datasets = []
 
-        # Filled in by submit_run.
-        self.run_id = None
-        self.run_name = None
-        self.run_dir = None
-        self.run_func_name = None
-        self.run_func_kwargs = None
-        self.user_name = None
-        self.task_name = None
-        self.host_name = "localhost"
-        self.platform_extras = PlatformExtras()
+_user_name_override = None  # Set through set_user_name_override(); None = ask the system.
 
 
 def set_user_name_override(name: str) -> None:
-    """Use `name` instead of the login name (for "<USERNAME>" and task names)."""
+    """Use `name` instead of the login name from now on, for "<USERNAME>" in paths and for task
+    names; None goes back to the login name."""
     global _user_name_override
     _user_name_override = name
 
@@ -179,71 +184,107 @@ def _is_inside(path: str, dir_path: str) -> bool:
     return path == dir_path or path.startswith(dir_path.rstrip(os.sep) + os.sep)
 
 
+def _copy_source_files(submit_config: SubmitConfig, run_dir: str) -> None:
+    """Copy the run function's source tree, dnnlib and the extra files into `<run_dir>/src`.
+
+    The source tree is the folder holding the function's top-level package: for
+    "training.training_loop.f" the folder that contains training/.
+    """
+    ignores = submit_config.run_dir_ignore
+    func_name = submit_config.run_func_name
+    source_root = util.get_module_dir_by_obj_name(func_name)
+    for _ in range(func_name.count(".") - 1):
+        source_root = os.path.dirname(source_root)
+    candidates = util.list_dir_recursively_with_ignore(source_root, ignores=ignores)
+    candidates += util.list_dir_recursively_with_ignore(util.get_module_dir_by_obj_name("dnnlib"),
+                                                        ignores=ignores, add_base_to_relative=True)
+    candidates += list(submit_config.run_dir_extra_files)
+
+    # Results usually live inside the source tree: never copy run dirs (this one included). A later
+    # entry for the same destination wins.
+    results_root = os.path.dirname(os.path.abspath(run_dir))
+    destinations = {os.path.join(run_dir, "src", rel_path): src
+                    for src, rel_path in candidates if not _is_inside(src, results_root)}
+    util.copy_files_and_create_dirs([(destinations[dst], dst) for dst in sorted(destinations)])
+
+
+def _describe_start(submit_config: SubmitConfig, run_dir: str) -> str:
+    """The text of run.txt: how and where the run was started."""
+    command = " ".join(shlex.quote(arg) for arg in [sys.executable] + sys.argv)
+    facts = [("command", command), ("cwd", os.getcwd()), ("run_func_name", submit_config.run_func_name),
+             ("run_dir", run_dir), ("started", time.strftime("%Y-%m-%d %H:%M:%S"))]
+    return "".join("%s: %s\n" % fact for fact in facts)
+
+
+def _pretty(submit_config: SubmitConfig) -> str:
+    return pprint.pformat(submit_config, indent=4, width=200, compact=False)
+
+
 def _populate_run_dir(submit_config: SubmitConfig, run_dir: str) -> None:
-    """Copy the source code into `<run_dir>/src` and write the configuration files."""
+    """Copy the source code into `<run_dir>/src` (unless disabled) and write the configuration files."""
     if not submit_config.local.do_not_copy_source_files:
-        # The whole tree of the run function's top-level package ("training.training_loop.f" -> the
-        # folder holding training/), plus dnnlib itself and the extra files.
-        func_name = submit_config.run_func_name
-        source_dir = util.get_module_dir_by_obj_name(func_name)
-        for _ in range(func_name.count(".") - 1):
-            source_dir = os.path.dirname(source_dir)
-        files = util.list_dir_recursively_with_ignore(source_dir, ignores=submit_config.run_dir_ignore)
-        dnnlib_dir = util.get_module_dir_by_obj_name("dnnlib")
-        files += util.list_dir_recursively_with_ignore(dnnlib_dir, ignores=submit_config.run_dir_ignore,
-                                                       add_base_to_relative=True)
-        files += list(submit_config.run_dir_extra_files)
-
-        # Results usually live inside the source tree: never copy run dirs (this one included).
-        run_dir_root = os.path.dirname(os.path.abspath(run_dir))
-        copies = {}
-        for src, rel_path in files:
-            if not _is_inside(src, run_dir_root):
-                copies[os.path.join(run_dir, "src", rel_path)] = src
-        util.copy_files_and_create_dirs([(src, dst) for dst, src in sorted(copies.items())])
-
+        _copy_source_files(submit_config, run_dir)
     with open(os.path.join(run_dir, "submit_config.pkl"), "wb") as f:
         pickle.dump(submit_config, f)
-    with open(os.path.join(run_dir, "submit_config.txt"), "w") as f:
-        pprint.pprint(submit_config, stream=f, indent=4, width=200, compact=False)
-    with open(os.path.join(run_dir, "run.txt"), "w") as f:
-        f.write("command: %s\n" % " ".join(shlex.quote(arg) for arg in [sys.executable] + sys.argv))
-        f.write("cwd: %s\n" % os.getcwd())
-        f.write("run_func_name: %s\n" % submit_config.run_func_name)
-        f.write("run_dir: %s\n" % run_dir)
-        f.write("started: %s\n" % time.strftime("%Y-%m-%d %H:%M:%S"))
+    texts = {"submit_config.txt": _pretty(submit_config) + "\n", "run.txt": _describe_start(submit_config, run_dir)}
+    for file_name, text in texts.items():
+        with open(os.path.join(run_dir, file_name), "w") as f:
+            f.write(text)
+
+
+def _call_run_func(submit_config: SubmitConfig) -> None:
+    """Call the run function by name, adding `submit_config=` when it takes that argument."""
+    func_name = submit_config.run_func_name
+    print("dnnlib: Running %s() on %s..." % (func_name, submit_config.host_name))
+    started = time.time()
+    func = util.get_obj_by_name(func_name)
+    kwargs = dict(submit_config.run_func_kwargs)
+    if "submit_config" in inspect.signature(func).parameters:
+        kwargs["submit_config"] = submit_config
+    func(**kwargs)
+    print("dnnlib: Finished %s() in %s." % (func_name, util.format_time(time.time() - started)))
+
+
+def _mark_finished(run_dir: str) -> None:
+    """Write `_finished.txt` and close a RunContext the run function left open."""
+    open(os.path.join(run_dir, "_finished.txt"), "w").close()
+    context = RunContext.get()
+    if context is not None:
+        context.close()
 
 
 def run_wrapper(submit_config: SubmitConfig) -> SubmitConfig:
     """Call the run function with log.txt capturing the output; always clean up, even on errors."""
     import dnnlib  # The package imports this module: import it when called, not at load time.
 
-    logger = util.Logger(file_name=os.path.join(submit_config.run_dir, "log.txt"), file_mode="w",
-                         should_flush=True)
-    previous_submit_config = dnnlib.submit_config
-    dnnlib.submit_config = submit_config
+    run_dir = submit_config.run_dir
+    logger = util.Logger(file_name=os.path.join(run_dir, "log.txt"), file_mode="w", should_flush=True)
+    outer_config, dnnlib.submit_config = dnnlib.submit_config, submit_config
     try:
-        print("dnnlib: Running {0}() on {1}...".format(submit_config.run_func_name, submit_config.host_name))
-        start_time = time.time()
-        run_func = util.get_obj_by_name(submit_config.run_func_name)
-        kwargs = dict(submit_config.run_func_kwargs)
-        if "submit_config" in inspect.signature(run_func).parameters:
-            kwargs["submit_config"] = submit_config
-        run_func(**kwargs)
-        print("dnnlib: Finished {0}() in {1}.".format(submit_config.run_func_name,
-                                                     util.format_time(time.time() - start_time)))
+        _call_run_func(submit_config)
     except BaseException:
         # The caller sees the exception; the log file gets the traceback too.
         logger.write_to_file(traceback.format_exc())
         raise
     finally:
-        open(os.path.join(submit_config.run_dir, "_finished.txt"), "w").close()
-        context = RunContext.get()
-        if context is not None:
-            context.close()
-        dnnlib.submit_config = previous_submit_config
+        _mark_finished(run_dir)
+        dnnlib.submit_config = outer_config
         logger.close()
     return submit_config
+
+
+def _check_submission(submit_config: SubmitConfig, run_func_name: str, run_func_kwargs: dict) -> None:
+    """Raise before any run dir exists if the run could not start or its arguments not be saved."""
+    if not submit_config.num_gpus:
+        raise ValueError("submit_run: SubmitConfig.num_gpus must be non-zero, got %r" % (submit_config.num_gpus,))
+    if submit_config.submit_target != SubmitTarget.LOCAL:
+        raise ValueError("submit_run: unsupported submit target %r (only SubmitTarget.LOCAL)"
+                         % (submit_config.submit_target,))
+    if not callable(util.get_obj_by_name(run_func_name)):
+        raise TypeError("submit_run: %r is not callable" % run_func_name)
+    if not util.is_pickleable(run_func_kwargs):
+        raise TypeError("submit_run: the keyword arguments of %s cannot be pickled into submit_config.pkl"
+                        % run_func_name)
 
 
 def submit_run(submit_config: SubmitConfig, run_func_name: str, **run_func_kwargs) -> SubmitConfig:
@@ -252,35 +293,17 @@ def submit_run(submit_config: SubmitConfig, run_func_name: str, **run_func_kwarg
 
     During the run `dnnlib.submit_config` is the filled-in copy of `submit_config`, which is returned.
     """
-    submit_config = copy.deepcopy(submit_config)
-    if not submit_config.num_gpus:
-        raise ValueError("submit_run: SubmitConfig.num_gpus must be non-zero, got %r" % (submit_config.num_gpus,))
-    if submit_config.submit_target != SubmitTarget.LOCAL:
-        raise ValueError("submit_run: unsupported submit target %r (only SubmitTarget.LOCAL)"
-                         % (submit_config.submit_target,))
-    # Fail before creating a run dir if the function cannot be found or the arguments not saved.
-    run_func = util.get_obj_by_name(run_func_name)
-    if not callable(run_func):
-        raise TypeError("submit_run: %r is not callable" % run_func_name)
-    if not util.is_pickleable(run_func_kwargs):
-        raise TypeError("submit_run: the keyword arguments of %s cannot be pickled into submit_config.pkl"
-                        % run_func_name)
+    config = copy.deepcopy(submit_config)
+    _check_submission(config, run_func_name, run_func_kwargs)
     target = internal.local.Target()
 
-    if submit_config.user_name is None:
-        submit_config.user_name = get_user_name()
-    submit_config.run_func_name = run_func_name
-    submit_config.run_func_kwargs = run_func_kwargs
+    config.update(run_func_name=run_func_name, run_func_kwargs=run_func_kwargs)
+    config.user_name = get_user_name() if config.user_name is None else config.user_name
+    host_run_dir = _create_run_dir_local(config)
+    config.task_name = "%s-%05d-%s" % (config.user_name, config.run_id, config.run_desc)
+    target.finalize_submit_config(config, host_run_dir)
+    _populate_run_dir(config, host_run_dir)
 
-    host_run_dir = _create_run_dir_local(submit_config)
-    submit_config.task_name = "{0}-{1:05d}-{2}".format(submit_config.user_name, submit_config.run_id,
-                                                       submit_config.run_desc)
-    target.finalize_submit_config(submit_config, host_run_dir)
-    _populate_run_dir(submit_config, host_run_dir)
-
-    if submit_config.print_info:
-        print("\nSubmit config:\n")
-        pprint.pprint(submit_config, indent=4, width=200, compact=False)
-        print()
-
-    return target.submit(submit_config, host_run_dir)
+    if config.print_info:
+        print("\nSubmit config:\n\n%s\n" % _pretty(config))
+    return target.submit(config, host_run_dir)

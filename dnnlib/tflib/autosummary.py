@@ -14,6 +14,7 @@ a new graph in one process (`tfutil.reset_tf()` calls it).
 import re
 import weakref
 from collections import OrderedDict
+from typing import Any
 
 import numpy as np
 import tensorflow.compat.v1 as tf
@@ -57,7 +58,8 @@ def _get_state() -> _GraphState:
 
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not _name_regex.match(name):
-        raise ValueError("autosummary: invalid name %r (use letters, digits, '_', '.', '-', separated by '/')" % (name,))
+        raise ValueError("autosummary: invalid name %r (use letters, digits, '_', '.', '-', separated by '/')"
+                         % (name,))
 
 
 def _get_accumulator(state: _GraphState, name: str) -> tf.Variable:
@@ -91,33 +93,42 @@ def autosummary(name: str, value: TfExpressionEx, passthru: TfExpressionEx = Non
     """
     _check_name(name)
     state = _get_state()
-    var = _get_accumulator(state, name)
-    name_id = name.replace("/", "_")
-
+    accumulator = _get_accumulator(state, name)
     if tfutil.is_tf_expression(value):
-        with tf.name_scope("summary_" + name_id), tf.device(value.device):
-            condition = tf.convert_to_tensor(condition, name="condition")
-            moments = _moments_of_tensor(value)
-            update = lambda: tf.group(tf.assign_add(var, moments, use_locking=True))  # noqa: E731
-            update_op = tf.cond(condition, update, tf.no_op)
-            with tf.control_dependencies([update_op]):
-                return tf.identity(value if passthru is None else passthru)
-
-    # Python value: add it right away through a reusable placeholder + assign_add.
+        return _accumulate_when_run(name, accumulator, value, value if passthru is None else passthru, condition)
     if tfutil.is_tf_expression(condition):
         raise TypeError("autosummary: %r: a Python value needs a Python condition" % name)
     if condition:
-        if name not in state.python_updates:
-            tfutil.assert_tf_initialized()
-            tfutil.init_uninitialized_vars([var])
-            with tf.control_dependencies(None), tf.device("/cpu:0"), \
-                    tfutil.absolute_name_scope("Autosummary/" + name + "/python"):
-                moments_in = tf.placeholder(_dtype, [3], name="moments")
-                state.python_updates[name] = (tf.assign_add(var, moments_in, use_locking=True), moments_in)
-        update_op, moments_in = state.python_updates[name]
-        array = np.asarray(value, dtype=np.float64)
-        tfutil.run(update_op, {moments_in: [array.size, np.sum(array), np.sum(np.square(array))]})
+        _accumulate_now(state, name, accumulator, value)
     return value if passthru is None else passthru
+
+
+def _accumulate_when_run(name: str, accumulator: tf.Variable, value: TfExpression, result: TfExpressionEx,
+                         condition: TfExpressionEx) -> TfExpression:
+    """An identity of `result` that adds the moments of `value` to `accumulator` whenever it runs and
+    `condition` holds."""
+    # The ops sit on the value's device; only the three moments travel to the accumulator.
+    with tf.device(value.device), tf.name_scope("summary_%s" % name.replace("/", "_")):
+        condition = tf.convert_to_tensor(condition, name="condition")
+        moments = _moments_of_tensor(value)
+        update_op = tf.cond(condition, lambda: tf.group(tf.assign_add(accumulator, moments, use_locking=True)),
+                            tf.no_op)
+        with tf.control_dependencies([update_op]):
+            return tf.identity(result)
+
+
+def _accumulate_now(state: _GraphState, name: str, accumulator: tf.Variable, value: Any) -> None:
+    """Add the moments of a Python/NumPy value at once, through an assign op made once per name."""
+    if name not in state.python_updates:
+        tfutil.assert_tf_initialized()
+        tfutil.init_uninitialized_vars([accumulator])
+        with tf.control_dependencies(None), tf.device("/cpu:0"), \
+                tfutil.absolute_name_scope("Autosummary/" + name + "/python"):
+            moments_in = tf.placeholder(_dtype, [3], name="moments")
+            state.python_updates[name] = (tf.assign_add(accumulator, moments_in, use_locking=True), moments_in)
+    update_op, moments_in = state.python_updates[name]
+    array = np.asarray(value, dtype=np.float64)
+    tfutil.run(update_op, {moments_in: [array.size, np.sum(array), np.sum(np.square(array))]})
 
 
 def finalize_autosummaries():

@@ -8,7 +8,7 @@ stay equal.
 
 import itertools
 from collections import OrderedDict
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List, Tuple, Union
 
 import numpy as np
 import tensorflow.compat.v1 as tf
@@ -84,6 +84,24 @@ def _sum_grads_across_devices(grads_per_device: List[List[TfExpression]],
 
 # ----------------------------------------------------------------------------------------------------
 
+class _DeviceState:
+    """What an Optimizer keeps for one device between `register_gradients()` and `apply_updates()`."""
+
+    def __init__(self, name: str, index: int, optimizer: Any, loss_scaling_var: Union[tf.Variable, None]):
+        self.name = name
+        self.index = index
+        self.optimizer = optimizer  # The underlying optimizer, possibly shared with other Optimizers.
+        self.loss_scaling_var = loss_scaling_var  # log2 of the loss scale; None without loss scaling.
+        self.grad_raw = OrderedDict()  # var -> [gradient of each register_gradients() call]
+
+
+def _assign_by_condition(pred: TfExpression, var: tf.Variable, value_if_true: TfExpression,
+                         value_if_false: TfExpression) -> tf.Operation:
+    """An op that writes one of two values into `var`, chosen by the boolean `pred` when it runs."""
+    return tf.cond(pred, lambda: tf.group(tf.assign(var, value_if_true)),
+                   lambda: tf.group(tf.assign(var, value_if_false)))
+
+
 class Optimizer:
     """A wrapper of a `tf.train.Optimizer` for several devices, with gradient accumulation and loss scaling.
 
@@ -108,66 +126,59 @@ class Optimizer:
                  share: "Optimizer" = None, use_loss_scaling: bool = False, loss_scaling_init: float = 64.0,
                  loss_scaling_inc: float = 0.0005, loss_scaling_dec: float = 1.0,
                  report_mem_usage: bool = False, num_workers: int = 1, **kwargs):
-        self.name = name
-        self.learning_rate = learning_rate
-        self.minibatch_multiplier = minibatch_multiplier
-        self.id = self.name.replace("/", ".")
-        self.scope = tf.get_default_graph().unique_name(self.id)
-        self.optimizer_class = util.get_obj_by_name(tf_optimizer) if isinstance(tf_optimizer, str) else tf_optimizer
-        self.optimizer_kwargs = dict(kwargs)
-        self.use_loss_scaling = use_loss_scaling
-        self.loss_scaling_init = loss_scaling_init
-        self.loss_scaling_inc = loss_scaling_inc
-        self.loss_scaling_dec = loss_scaling_dec
-        self.report_mem_usage = report_mem_usage
-        self.num_workers = int(num_workers)
-        if self.num_workers < 1:
+        if int(num_workers) < 1:
             raise ValueError("Optimizer %r: num_workers must be >= 1, got %r" % (name, num_workers))
+        if isinstance(tf_optimizer, str):
+            tf_optimizer = util.get_obj_by_name(tf_optimizer)
+        self.name = name
+        self.id = name.replace("/", ".")  # Autosummary prefix and name scope of the gradient ops.
+        self.scope = tf.get_default_graph().unique_name(self.id)
+        self.optimizer_class = tf_optimizer
+        self.optimizer_kwargs = dict(kwargs)
+        self.learning_rate = learning_rate
+        self.num_workers = int(num_workers)
+        self.minibatch_multiplier = minibatch_multiplier
+        self.report_mem_usage = report_mem_usage
+        self.use_loss_scaling = use_loss_scaling
+        self.loss_scaling_init, self.loss_scaling_inc, self.loss_scaling_dec = \
+            loss_scaling_init, loss_scaling_inc, loss_scaling_dec
 
         self._updates_applied = False
-        self._devices = OrderedDict()  # device name -> per-device state (see _get_device)
-        self._grad_shapes = None  # shapes of the registered vars, identical for every call
+        self._devices = OrderedDict()  # device name -> _DeviceState
+        self._grad_shapes = None  # Shapes of the registered vars, identical for every call.
         self._shared_optimizers = OrderedDict()  # device name -> underlying optimizer
-
         if share is not None:
-            if not isinstance(share, Optimizer):
-                raise TypeError("Optimizer %r: share must be an Optimizer, got %r" % (name, type(share)))
-            assert self.optimizer_class is share.optimizer_class, "Optimizer %r: share= needs the same tf_optimizer" % name
-            assert _same_value(self.learning_rate, share.learning_rate), \
-                "Optimizer %r: share= needs the same learning_rate" % name
-            assert self.optimizer_kwargs == share.optimizer_kwargs, "Optimizer %r: share= needs the same kwargs" % name
-            assert self.num_workers == share.num_workers, "Optimizer %r: share= needs the same num_workers" % name
-            self._shared_optimizers = share._shared_optimizers  # pylint: disable=protected-access
+            self._share_underlying_optimizers(share)
 
-    def _get_device(self, device_name: str):
-        """Per-device state: underlying optimizer, loss scaling var, gradients."""
-        if device_name in self._devices:
-            return self._devices[device_name]
+    def _share_underlying_optimizers(self, other: "Optimizer") -> None:
+        """Use the per-device underlying optimizers of `other` (they must be built the same way)."""
+        if not isinstance(other, Optimizer):
+            raise TypeError("Optimizer %r: share must be an Optimizer, got %r" % (self.name, type(other)))
+        same = [("tf_optimizer", self.optimizer_class is other.optimizer_class),
+                ("learning_rate", _same_value(self.learning_rate, other.learning_rate)),
+                ("kwargs", self.optimizer_kwargs == other.optimizer_kwargs),
+                ("num_workers", self.num_workers == other.num_workers)]
+        for what, ok in same:
+            assert ok, "Optimizer %r: share= needs the same %s" % (self.name, what)
+        self._shared_optimizers = other._shared_optimizers  # pylint: disable=protected-access
 
-        device = util.EasyDict(name=device_name)
-        device.index = len(self._devices)
-        device.optimizer = None  # underlying optimizer, possibly shared with other Optimizers
-        device.loss_scaling_var = None  # log2 of the loss scale
-        device.grad_raw = OrderedDict()  # var -> [grad of each registration]
-        device.grad_clean = OrderedDict()  # var -> averaged, fp32, unscaled, summed over devices
-        device.grad_acc_vars = OrderedDict()  # var -> accumulator var
-        device.grad_acc_count = None  # number of accumulated runs
-        device.grad_acc = OrderedDict()  # var -> accumulated gradient including this run
-
-        if device_name not in self._shared_optimizers:
-            optimizer_name = self.scope.replace("/", "_") + "_opt%d" % len(self._shared_optimizers)
-            self._shared_optimizers[device_name] = self.optimizer_class(
-                name=optimizer_name, learning_rate=self.learning_rate, **self.optimizer_kwargs)
-        device.optimizer = self._shared_optimizers[device_name]
-
-        if self.use_loss_scaling:
-            with tfutil.absolute_name_scope(self.scope + "/Device%d" % device.index), \
-                    tf.device(device_name), tf.control_dependencies(None):
-                device.loss_scaling_var = tf.Variable(np.float32(self.loss_scaling_init), trainable=False,
-                                                      name="loss_scaling_var")
-
-        self._devices[device_name] = device
-        return device
+    def _get_device(self, device_name: str) -> _DeviceState:
+        """The state of `device_name`, created on first use."""
+        if device_name not in self._devices:
+            index = len(self._devices)
+            if device_name not in self._shared_optimizers:
+                optimizer_name = "%s_opt%d" % (self.scope.replace("/", "_"), len(self._shared_optimizers))
+                self._shared_optimizers[device_name] = self.optimizer_class(
+                    name=optimizer_name, learning_rate=self.learning_rate, **self.optimizer_kwargs)
+            loss_scaling_var = None
+            if self.use_loss_scaling:
+                with tfutil.absolute_name_scope("%s/Device%d" % (self.scope, index)), \
+                        tf.device(device_name), tf.control_dependencies(None):
+                    loss_scaling_var = tf.Variable(np.float32(self.loss_scaling_init), trainable=False,
+                                                   name="loss_scaling_var")
+            self._devices[device_name] = _DeviceState(device_name, index, self._shared_optimizers[device_name],
+                                                      loss_scaling_var)
+        return self._devices[device_name]
 
     def register_gradients(self, loss: TfExpression, trainable_vars: Union[List, Dict]) -> None:
         """Add the gradients of `loss` (any shape; summed) w.r.t. `trainable_vars` (list, or name -> var dict).
@@ -212,133 +223,137 @@ class Optimizer:
         """The training op: sum the registered gradients and take one step with them (see module doc)."""
         assert not self._updates_applied, "Optimizer %r: apply_updates() called twice" % self.name
         self._updates_applied = True
-        all_ops = []
-
-        if allow_no_op and not self._devices:
+        if not self._devices:
+            if not allow_no_op:
+                raise RuntimeError("Optimizer %r: apply_updates() without register_gradients() "
+                                   "(pass allow_no_op=True to allow it)" % self.name)
             with tfutil.absolute_name_scope(self.scope):
                 return tf.no_op(name="TrainingOp")
-        if not self._devices:
-            raise RuntimeError("Optimizer %r: apply_updates() without register_gradients() "
-                               "(pass allow_no_op=True to allow it)" % self.name)
 
-        # Average the registrations, cast to fp32, undo loss scaling, per device.
-        for device in self._devices.values():
-            with tfutil.absolute_name_scope(self.scope + "/ProcessGrads%d" % device.index), tf.device(device.name):
-                for var, grads in device.grad_raw.items():
-                    real_grads = [tf.cast(grad, tf.float32) for grad in grads if grad is not None]
-                    if not real_grads:
-                        grad = tf.zeros(var.shape, dtype=tf.float32)
-                    elif len(real_grads) == 1:
-                        grad = real_grads[0]
-                    else:
-                        grad = tf.add_n(real_grads)
-                    scale = tf.constant(1.0 / len(grads) / len(self._devices) / self.num_workers, dtype=tf.float32)
-                    if self.minibatch_multiplier is not None:
-                        scale /= tf.cast(self.minibatch_multiplier, tf.float32)
-                    if self.use_loss_scaling:
-                        scale *= tfutil.exp2(-device.loss_scaling_var)
-                    device.grad_clean[var] = grad * scale
-
-        # Sum across devices (and workers).
-        if len(self._devices) > 1 or self.num_workers > 1:
-            with tfutil.absolute_name_scope(self.scope + "/SumAcrossDevices"):
-                devices = list(self._devices.values())
-                summed = _sum_grads_across_devices([list(device.grad_clean.values()) for device in devices],
-                                                   self.num_workers)
-                for device, grads in zip(devices, summed):
-                    device.grad_clean = OrderedDict(zip(device.grad_clean.keys(), grads))
-
-        # Per device: accumulate, then apply when the accumulation is complete and all grads are finite.
-        for device in self._devices.values():
-            with tfutil.absolute_name_scope(self.scope + "/ApplyGrads%d" % device.index), tf.device(device.name):
-                if self.minibatch_multiplier is None:
-                    acc_ok = tf.constant(True, name="acc_ok")
-                    device.grad_acc = OrderedDict(device.grad_clean)
-                else:
-                    acc_ok = self._accumulate_gradients(device, all_ops)
-
-                grads_finite = [tf.reduce_all(tf.is_finite(grad)) for grad in device.grad_acc.values()]
-                all_ok = tf.reduce_all(tf.stack([acc_ok] + grads_finite), name="all_ok")
-                grads_and_vars = [(tf.cast(grad, var.dtype.base_dtype), var) for var, grad in device.grad_acc.items()]
-                apply_op = lambda grads_and_vars=grads_and_vars, device=device: tf.group(  # noqa: E731
-                    device.optimizer.apply_gradients(grads_and_vars))
-                all_ops.append(tf.cond(all_ok, apply_op, tf.no_op))
-
-                ls_update_op = tf.no_op()
-                if self.use_loss_scaling:
-                    ls_var = device.loss_scaling_var
-                    ls_inc = lambda ls_var=ls_var: tf.group(tf.assign_add(ls_var, self.loss_scaling_inc))  # noqa: E731
-                    ls_dec = lambda ls_var=ls_var: tf.group(tf.assign_sub(ls_var, self.loss_scaling_dec))  # noqa: E731
-                    ls_update = lambda all_ok=all_ok, ls_inc=ls_inc, ls_dec=ls_dec: tf.group(  # noqa: E731
-                        tf.cond(all_ok, ls_inc, ls_dec))
-                    ls_update_op = tf.cond(acc_ok, ls_update, tf.no_op)
-                    all_ops.append(ls_update_op)
-
-                if device.index == len(self._devices) - 1:
-                    learning_rate = tf.cast(self.learning_rate, tf.float32)
-                    all_ops.append(autosummary.autosummary(self.id + "/learning_rate", learning_rate))
-                    overflow = tf.cast(tf.logical_not(all_ok), tf.float32)
-                    all_ops.append(autosummary.autosummary(self.id + "/overflow_frequency", overflow,
-                                                           condition=acc_ok))
-                    if self.use_loss_scaling:
-                        with tf.control_dependencies([ls_update_op]):  # Report the updated scale.
-                            all_ops.append(autosummary.autosummary(self.id + "/loss_scaling_log2",
-                                                                   tf.identity(device.loss_scaling_var)))
-
+        devices = list(self._devices.values())
+        grads_per_device = self._sum_over_devices([self._normalized_gradients(device) for device in devices])
+        step_ops = []
+        for device, grads in zip(devices, grads_per_device):
+            step_ops += self._device_step(device, grads, report=device is devices[-1])
         with tfutil.absolute_name_scope(self.scope):
-            return tf.group(*all_ops, name="TrainingOp")
+            return tf.group(*step_ops, name="TrainingOp")
 
-    def _accumulate_gradients(self, device, all_ops: list) -> TfExpression:
-        """Add this run's gradients to the accumulators; returns whether this run completes the minibatch.
+    def _normalized_gradients(self, device: _DeviceState) -> "OrderedDict":
+        """var -> fp32 gradient of `device`, with the registrations summed and then divided by everything
+        that multiplied it: the number of registrations, devices, workers and accumulated runs, and the
+        loss scale. Summing these over all devices gives the mean gradient of the whole minibatch."""
+        normalized = OrderedDict()
+        with tfutil.absolute_name_scope("%s/ProcessGrads%d" % (self.scope, device.index)), tf.device(device.name):
+            for var, grads in device.grad_raw.items():
+                present = [tf.cast(grad, tf.float32) for grad in grads if grad is not None]
+                if len(present) > 1:
+                    total = tf.add_n(present)
+                else:
+                    total = present[0] if present else tf.zeros(var.shape, dtype=tf.float32)
+                normalized[var] = total * self._gradient_scale(device, len(grads))
+        return normalized
 
-        Sets `device.grad_acc` to the accumulated gradients including this run; the accumulators and the
-        counter go back to zero on the completing run.
+    def _gradient_scale(self, device: _DeviceState, num_registrations: int) -> TfExpression:
+        factor = tf.constant(1.0 / num_registrations / len(self._devices) / self.num_workers, dtype=tf.float32)
+        if self.minibatch_multiplier is not None:
+            factor /= tf.cast(self.minibatch_multiplier, tf.float32)
+        if self.use_loss_scaling:
+            factor *= tfutil.exp2(-device.loss_scaling_var)
+        return factor
+
+    def _sum_over_devices(self, grads_per_device: List["OrderedDict"]) -> List["OrderedDict"]:
+        """Each device's gradients replaced by their sum over all devices (of all workers)."""
+        if len(grads_per_device) == 1 and self.num_workers == 1:
+            return grads_per_device
+        with tfutil.absolute_name_scope(self.scope + "/SumAcrossDevices"):
+            sums = _sum_grads_across_devices([list(grads.values()) for grads in grads_per_device],
+                                             self.num_workers)
+        return [OrderedDict(zip(grads.keys(), summed)) for grads, summed in zip(grads_per_device, sums)]
+
+    def _device_step(self, device: _DeviceState, grads: "OrderedDict", report: bool) -> List[tf.Operation]:
+        """Ops of one device: accumulate, then update the vars when the accumulation is complete and every
+        gradient is finite; adjust the loss scale; with `report`, the autosummaries."""
+        ops = []
+        with tfutil.absolute_name_scope("%s/ApplyGrads%d" % (self.scope, device.index)), tf.device(device.name):
+            if self.minibatch_multiplier is None:
+                acc_ok = tf.constant(True, name="acc_ok")
+            else:
+                acc_ok, grads = self._accumulate_gradients(grads, ops)
+            finite = [tf.reduce_all(tf.is_finite(grad)) for grad in grads.values()]
+            all_ok = tf.reduce_all(tf.stack([acc_ok] + finite), name="all_ok")
+            grads_and_vars = [(tf.cast(grad, var.dtype.base_dtype), var) for var, grad in grads.items()]
+            ops.append(tf.cond(all_ok, lambda: tf.group(device.optimizer.apply_gradients(grads_and_vars)), tf.no_op))
+
+            scale_update = None
+            if self.use_loss_scaling:
+                scale_update = tf.cond(acc_ok, lambda: self._loss_scale_update(device.loss_scaling_var, all_ok),
+                                       tf.no_op)
+                ops.append(scale_update)
+            if report:
+                ops += self._summaries(device, acc_ok, all_ok, scale_update)
+        return ops
+
+    def _loss_scale_update(self, log2_scale: tf.Variable, all_ok: TfExpression) -> tf.Operation:
+        """Grow the scale after a finite step, shrink it after a skipped one."""
+        return tf.group(tf.cond(all_ok, lambda: tf.group(tf.assign_add(log2_scale, self.loss_scaling_inc)),
+                                lambda: tf.group(tf.assign_sub(log2_scale, self.loss_scaling_dec))))
+
+    def _summaries(self, device: _DeviceState, acc_ok: TfExpression, all_ok: TfExpression,
+                   scale_update: Union[tf.Operation, None]) -> List[tf.Operation]:
+        skipped = tf.cast(tf.logical_not(all_ok), tf.float32)
+        ops = [autosummary.autosummary(self.id + "/learning_rate", tf.cast(self.learning_rate, tf.float32)),
+               autosummary.autosummary(self.id + "/overflow_frequency", skipped, condition=acc_ok)]
+        if scale_update is not None:
+            with tf.control_dependencies([scale_update]):  # Report the scale after this step's update.
+                ops.append(autosummary.autosummary(self.id + "/loss_scaling_log2",
+                                                   tf.identity(device.loss_scaling_var)))
+        return ops
+
+    def _accumulate_gradients(self, grads: "OrderedDict", ops: list) -> Tuple[TfExpression, "OrderedDict"]:
+        """Add this run's gradients to accumulator variables; appends the update ops to `ops`.
+
+        Returns (whether this run completes the minibatch, var -> accumulated gradient including this run).
+        The accumulators and the run counter go back to zero on the completing run.
         """
         with tf.control_dependencies(None):
-            for index, var in enumerate(device.grad_clean.keys()):
-                device.grad_acc_vars[var] = tf.Variable(tf.zeros(var.shape, dtype=tf.float32), trainable=False,
-                                                        name="grad_acc_var%d" % index)
-            device.grad_acc_count = tf.Variable(tf.zeros([], dtype=tf.float32), trainable=False,
-                                                name="grad_acc_count")
+            acc_vars = [tf.Variable(tf.zeros(var.shape, dtype=tf.float32), trainable=False, name="grad_acc_var%d" % i)
+                        for i, var in enumerate(grads)]
+            runs = tf.Variable(tf.zeros([], dtype=tf.float32), trainable=False, name="grad_acc_count")
 
-        count_cur = device.grad_acc_count + 1.0
-        acc_ok = tf.greater_equal(count_cur, tf.cast(self.minibatch_multiplier, tf.float32), name="acc_ok")
-        count_inc = lambda: tf.group(tf.assign(device.grad_acc_count, count_cur))  # noqa: E731
-        count_reset = lambda: tf.group(tf.assign(device.grad_acc_count, tf.zeros([])))  # noqa: E731
-        all_ops.append(tf.cond(acc_ok, count_reset, count_inc))
-
-        for var, grad in device.grad_clean.items():
-            acc_var = device.grad_acc_vars[var]
-            acc_cur = acc_var + grad
-            device.grad_acc[var] = acc_cur
-            with tf.control_dependencies([acc_cur]):  # Read the old value before writing.
-                acc_inc = lambda acc_var=acc_var, acc_cur=acc_cur: tf.group(tf.assign(acc_var, acc_cur))  # noqa: E731
-                acc_reset = lambda acc_var=acc_var: tf.group(tf.assign(acc_var, tf.zeros_like(acc_var)))  # noqa: E731
-                all_ops.append(tf.cond(acc_ok, acc_reset, acc_inc))
-        return acc_ok
+        runs_now = runs + 1.0
+        acc_ok = tf.greater_equal(runs_now, tf.cast(self.minibatch_multiplier, tf.float32), name="acc_ok")
+        ops.append(_assign_by_condition(acc_ok, runs, tf.zeros([]), runs_now))
+        totals = OrderedDict()
+        for acc_var, (var, grad) in zip(acc_vars, grads.items()):
+            totals[var] = acc_var + grad
+            # The sum must read the accumulator before the assignment below overwrites it.
+            with tf.control_dependencies([totals[var]]):
+                ops.append(_assign_by_condition(acc_ok, acc_var, tf.zeros_like(acc_var), totals[var]))
+        return acc_ok, totals
 
     def reset_optimizer_state(self) -> None:
         """Re-initialize the state of the underlying optimizers (e.g. Adam moments) on all devices."""
-        tfutil.assert_tf_initialized()
-        tfutil.run([var.initializer for device in self._devices.values() for var in device.optimizer.variables()])
+        state_vars = [var for device in self._devices.values() for var in device.optimizer.variables()]
+        tfutil.run([var.initializer for var in state_vars])
 
     def get_loss_scaling_var(self, device: str) -> Union[tf.Variable, None]:
         """The log2 loss scale variable of `device` (a device name), None without loss scaling."""
         return self._get_device(device).loss_scaling_var
 
-    def apply_loss_scaling(self, value: TfExpression) -> TfExpression:
-        """`value * 2**s` with the scale of `value`'s device (identity without loss scaling)."""
+    def _times_loss_scale(self, value: TfExpression, invert: bool) -> TfExpression:
         assert tfutil.is_tf_expression(value)
         if not self.use_loss_scaling:
             return value
-        return value * tfutil.exp2(self.get_loss_scaling_var(value.device))
+        log2_scale = self.get_loss_scaling_var(value.device)
+        return value * tfutil.exp2(-log2_scale if invert else log2_scale)
+
+    def apply_loss_scaling(self, value: TfExpression) -> TfExpression:
+        """`value * 2**s` with the scale of `value`'s device (identity without loss scaling)."""
+        return self._times_loss_scale(value, invert=False)
 
     def undo_loss_scaling(self, value: TfExpression) -> TfExpression:
         """`value * 2**-s` with the scale of `value`'s device (identity without loss scaling)."""
-        assert tfutil.is_tf_expression(value)
-        if not self.use_loss_scaling:
-            return value
-        return value * tfutil.exp2(-self.get_loss_scaling_var(value.device))
+        return self._times_loss_scale(value, invert=True)
 
 
 def _same_value(a: Any, b: Any) -> bool:
@@ -355,7 +370,7 @@ def _gpu_mem_usage_gb(device_name: str) -> Union[TfExpression, None]:
         return None
     if not hasattr(tf.config.experimental, "get_memory_info"):  # TF < 2.5
         return None
-    if not tf.config.experimental.list_physical_devices("GPU"):
+    if not tfutil.has_gpu():
         return None
     gpu = "GPU:%d" % (spec.device_index or 0)
 
@@ -377,12 +392,10 @@ class SimpleAdam:
     def __init__(self, name: str = "Adam", learning_rate: TfExpressionEx = 0.001, beta1: float = 0.9,
                  beta2: float = 0.999, epsilon: float = 1e-8):
         self.name = name
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
         self.learning_rate = learning_rate
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.epsilon = epsilon
-        self.all_state_vars = []
         self._slots = {}  # var -> (m, v, t)
+        self.all_state_vars = []  # Every m, v and t, for variables() and reset_optimizer_state().
 
     def variables(self) -> List[tf.Variable]:
         return self.all_state_vars

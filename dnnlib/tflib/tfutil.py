@@ -5,10 +5,10 @@ TensorFlow 2.x wheels and on TensorFlow 1.15. Importing this module disables v2 
 must happen before any graph is built (graph mode, ref variables, v1 TensorShape).
 """
 
+import functools
+import logging
 import os
 from typing import Any, Iterable, List, Union
-
-import logging
 
 import numpy as np
 import tensorflow.compat.v1 as tf
@@ -27,22 +27,33 @@ def _disable_v2_behavior_quietly():
 
 _disable_v2_behavior_quietly()
 
-TfExpression = Union[tf.Tensor, tf.Variable, tf.Operation]
-"""A TensorFlow expression."""
+_EXPRESSION_CLASSES = (tf.Tensor, tf.Variable, tf.Operation)
 
-TfExpressionEx = Union[TfExpression, int, float, np.ndarray]
-"""A TensorFlow expression or a value that can be converted to one."""
+# Type hints: a graph value, and anything that converts to one.
+TfExpression = Union[_EXPRESSION_CLASSES]
+TfExpressionEx = Union[int, float, np.ndarray, TfExpression]
+
+
+def _session_or_raise() -> tf.Session:
+    session = tf.get_default_session()
+    if session is None:
+        raise RuntimeError("No default TensorFlow session found. Please call dnnlib.tflib.init_tf().")
+    return session
+
+
+def assert_tf_initialized() -> None:
+    """Raise if no default session exists (call `init_tf()` first)."""
+    _session_or_raise()
 
 
 def run(*args, **kwargs) -> Any:
-    """Run the given expressions in the default session."""
-    assert_tf_initialized()
-    return tf.get_default_session().run(*args, **kwargs)
+    """`Session.run` of the default session (same arguments and result)."""
+    return _session_or_raise().run(*args, **kwargs)
 
 
 def is_tf_expression(x: Any) -> bool:
     """Is `x` a TensorFlow tensor, variable or operation?"""
-    return isinstance(x, (tf.Tensor, tf.Variable, tf.Operation))
+    return isinstance(x, _EXPRESSION_CLASSES)
 
 
 def shape_to_list(shape: Iterable[Any]) -> List[Union[int, None]]:
@@ -50,39 +61,58 @@ def shape_to_list(shape: Iterable[Any]) -> List[Union[int, None]]:
     return [getattr(dim, "value", dim) for dim in shape]
 
 
-def flatten(x: TfExpressionEx) -> TfExpression:
-    """Reshape to 1-D."""
-    with tf.name_scope("Flatten"):
-        return tf.reshape(x, [-1])
+# ----------------------------------------------------------------------------------------------------
+# Elementwise math, each in its own name scope so that graphs read well in TensorBoard.
+
+_LN2 = np.float32(np.log(2.0))
+_INV_LN2 = np.float32(1.0 / np.log(2.0))
 
 
-def log2(x: TfExpressionEx) -> TfExpression:
-    """Logarithm in base 2."""
-    with tf.name_scope("Log2"):
-        return tf.log(x) * np.float32(1.0 / np.log(2.0))
+def _named(scope_name):
+    """Decorator: run the function inside `tf.name_scope(scope_name)`."""
+    def decorate(func):
+        @functools.wraps(func)
+        def in_scope(*args, **kwargs):
+            with tf.name_scope(scope_name):
+                return func(*args, **kwargs)
+        return in_scope
+    return decorate
 
 
-def exp2(x: TfExpressionEx) -> TfExpression:
-    """2 to the power x."""
-    with tf.name_scope("Exp2"):
-        return tf.exp(x * np.float32(np.log(2.0)))
+@_named("Flatten")
+def flatten(x):
+    """Any shape -> [N] (all elements, row-major order)."""
+    return tf.reshape(x, [-1])
 
 
-def lerp(a: TfExpressionEx, b: TfExpressionEx, t: TfExpressionEx) -> TfExpressionEx:
-    """Linear interpolation a + (b - a) * t (works on TF expressions and plain numbers alike)."""
-    with tf.name_scope("Lerp"):
-        return a + (b - a) * t
+@_named("Log2")
+def log2(x):
+    """Base-2 logarithm, elementwise."""
+    return tf.log(x) * _INV_LN2
 
 
-def lerp_clip(a: TfExpressionEx, b: TfExpressionEx, t: TfExpressionEx) -> TfExpression:
-    """Linear interpolation with t clipped to [0, 1]."""
-    with tf.name_scope("LerpClip"):
-        return a + (b - a) * tf.clip_by_value(t, 0.0, 1.0)
+@_named("Exp2")
+def exp2(x):
+    """2**x, elementwise."""
+    return tf.exp(x * _LN2)
+
+
+@_named("Lerp")
+def lerp(a, b, t):
+    """a + (b - a) * t; also works on plain numbers (then no graph op is made)."""
+    return a + (b - a) * t
+
+
+@_named("LerpClip")
+def lerp_clip(a, b, t):
+    """a + (b - a) * t with t clipped to [0, 1]."""
+    return a + (b - a) * tf.clip_by_value(t, 0.0, 1.0)
 
 
 def absolute_name_scope(scope: str) -> tf.name_scope:
     """A name scope that is not nested inside the current one."""
-    return tf.name_scope(scope + "/")
+    # A trailing slash makes TensorFlow take the name as it is instead of appending it.
+    return tf.name_scope("%s/" % scope)
 
 
 def absolute_variable_scope(scope: str, reuse: bool = None, **kwargs) -> tf.variable_scope:
@@ -91,7 +121,8 @@ def absolute_variable_scope(scope: str, reuse: bool = None, **kwargs) -> tf.vari
 
 
 # ----------------------------------------------------------------------------------------------------
-# Session set-up.
+# Session set-up. Keys are dotted: "rnd.*" and "env.*" are handled here, all others are ConfigProto
+# fields.
 
 _DEFAULT_TF_CONFIG = {
     "rnd.np_random_seed": None,  # Seed for NumPy's global RNG; None = leave it alone.
@@ -101,13 +132,30 @@ _DEFAULT_TF_CONFIG = {
     "gpu_options.allow_growth": True,  # Grow GPU memory as needed instead of taking all of it.
     "allow_soft_placement": True,  # /gpu:N pins fall back to the CPU on machines without GPUs.
 }
+_NON_PROTO_GROUPS = ("rnd", "env")
 
 
-def _sanitize_tf_config(config_dict: dict = None) -> dict:
-    cfg = dict(_DEFAULT_TF_CONFIG)
-    if config_dict is not None:
-        cfg.update(config_dict)
-    return cfg
+def _with_defaults(config_dict: dict = None) -> dict:
+    return {**_DEFAULT_TF_CONFIG, **(config_dict or {})}
+
+
+def _seed_random_generators(np_seed, tf_seed) -> None:
+    if np_seed is not None:
+        np.random.seed(np_seed)
+    if tf_seed == "auto":
+        # Drawn after the NumPy seeding, so that a fixed NumPy seed fixes the graph seed as well.
+        tf_seed = np.random.randint(1 << 31)
+    if tf_seed is not None:
+        tf.set_random_seed(tf_seed)
+
+
+def _set_env_defaults(cfg: dict) -> None:
+    """Export the `env.NAME` entries that the environment does not already define."""
+    for key, value in cfg.items():
+        group, _, name = key.partition(".")
+        if group == "env":
+            assert name and "." not in name, "bad environment key %r" % key
+            os.environ.setdefault(name, str(value))
 
 
 def init_tf(config_dict: dict = None) -> None:
@@ -117,52 +165,33 @@ def init_tf(config_dict: dict = None) -> None:
     `env.<NAME>` (environment variables, set only if unset), and any field of `tf.ConfigProto`
     such as `gpu_options.allow_growth`, `allow_soft_placement` or `device_count.CPU` (a map entry).
     """
-    if tf.get_default_session() is not None:
-        return
-
-    cfg = _sanitize_tf_config(config_dict)
-    np_random_seed = cfg["rnd.np_random_seed"]
-    if np_random_seed is not None:
-        np.random.seed(np_random_seed)
-    tf_random_seed = cfg["rnd.tf_random_seed"]
-    if tf_random_seed == "auto":
-        tf_random_seed = np.random.randint(1 << 31)
-    if tf_random_seed is not None:
-        tf.set_random_seed(tf_random_seed)
-
-    for key, value in cfg.items():
-        fields = key.split(".")
-        if fields[0] == "env":
-            assert len(fields) == 2
-            if fields[1] not in os.environ:
-                os.environ[fields[1]] = str(value)
-
-    create_session(cfg, force_as_default=True)
-
-
-def assert_tf_initialized() -> None:
-    """Raise if no default session exists (call `init_tf()` first)."""
     if tf.get_default_session() is None:
-        raise RuntimeError("No default TensorFlow session found. Please call dnnlib.tflib.init_tf().")
+        cfg = _with_defaults(config_dict)
+        _seed_random_generators(cfg["rnd.np_random_seed"], cfg["rnd.tf_random_seed"])
+        _set_env_defaults(cfg)
+        create_session(cfg, force_as_default=True)
+
+
+def _set_proto_field(proto, path: List[str], value) -> None:
+    """proto.a.b.c = value for path ["a", "b", "c"]; a map field takes the last part as its key."""
+    parent = functools.reduce(getattr, path[:-1], proto)
+    is_message = hasattr(parent, "ListFields")
+    is_map = hasattr(parent, "get_or_create") or (hasattr(parent, "keys") and not is_message)
+    if is_map:
+        parent[path[-1]] = value  # e.g. "device_count.CPU": 2 gives two logical CPU devices.
+    else:
+        setattr(parent, path[-1], value)
 
 
 def create_config_proto(config_dict: dict = None) -> tf.ConfigProto:
     """A tf.ConfigProto with tflib's defaults and the ConfigProto fields of `config_dict` (dotted keys, as
     for `init_tf`; the `rnd.*` and `env.*` keys are not ConfigProto fields and are skipped)."""
-    cfg = _sanitize_tf_config(config_dict)
-    config_proto = tf.ConfigProto()
-    for key, value in cfg.items():
-        fields = key.split(".")
-        if fields[0] in ("rnd", "env"):
-            continue
-        obj = config_proto
-        for field in fields[:-1]:
-            obj = getattr(obj, field)
-        if hasattr(obj, "get_or_create") or (hasattr(obj, "keys") and not hasattr(obj, "ListFields")):
-            obj[fields[-1]] = value  # A map field, e.g. "device_count.CPU": 2 (two logical CPU devices).
-        else:
-            setattr(obj, fields[-1], value)
-    return config_proto
+    proto = tf.ConfigProto()
+    for key, value in _with_defaults(config_dict).items():
+        path = key.split(".")
+        if path[0] not in _NON_PROTO_GROUPS:
+            _set_proto_field(proto, path, value)
+    return proto
 
 
 def create_session(config_dict: dict = None, force_as_default: bool = False, target: str = "",
@@ -177,11 +206,12 @@ def create_session(config_dict: dict = None, force_as_default: bool = False, tar
         config_proto = create_config_proto(config_dict)
     session = tf.Session(target, config=config_proto)
     if force_as_default:
-        # Enter the session's default context and never leave it: this is what
-        # "the default session" of a process means in tflib.
-        session._default_session = session.as_default()  # pylint: disable=protected-access
-        session._default_session.enforce_nesting = False  # pylint: disable=protected-access
-        session._default_session.__enter__()  # pylint: disable=protected-access
+        # Enter the default-session context and never leave it: the session stays the default outside
+        # any `with` block. The context is kept on the session so that reset_tf() can leave it.
+        context = session.as_default()
+        context.enforce_nesting = False
+        context.__enter__()
+        session._default_session = context  # pylint: disable=protected-access
     return session
 
 
@@ -207,32 +237,42 @@ def reset_tf(config_dict: dict = None) -> tf.Session:
 # ----------------------------------------------------------------------------------------------------
 # Variables.
 
+def _per_variable_tensor(var: tf.Variable, suffix: str, build) -> tf.Tensor:
+    """The tensor `<var>/<suffix>:0` of the default graph, made by `build()` the first time.
+
+    Helper ops live in the variable's own name scope and outside any control dependencies, so later
+    calls find them by name and the graph does not grow with every call.
+    """
+    assert is_tf_expression(var)
+    var_scope = var.name.split(":")[0]
+    try:
+        return tf.get_default_graph().get_tensor_by_name("%s/%s:0" % (var_scope, suffix))
+    except KeyError:
+        pass
+    with absolute_name_scope(var_scope), tf.control_dependencies(None):
+        return build()
+
+
+def _is_initialized_flag(var: tf.Variable) -> tf.Tensor:
+    return _per_variable_tensor(var, "IsVariableInitialized", lambda: tf.is_variable_initialized(var))
+
+
+def _setter(var: tf.Variable) -> tf.Tensor:
+    """`var`'s assign op; feed its `op.inputs[1]` (the `new_value` placeholder) with the value."""
+    def build():
+        return tf.assign(var, tf.placeholder(var.dtype, var.shape, "new_value"), name="setter")
+    return _per_variable_tensor(var, "setter", build)
+
+
 def init_uninitialized_vars(target_vars: List[tf.Variable] = None) -> None:
     """Run the initializers of those `target_vars` (default: all global variables) not yet initialized."""
-    assert_tf_initialized()
-    if target_vars is None:
-        target_vars = tf.global_variables()
-
-    test_vars = []
-    test_ops = []
-    with tf.control_dependencies(None):  # Ignore the surrounding control dependencies.
-        for var in target_vars:
-            assert is_tf_expression(var)
-            op_name = var.name.replace(":0", "/IsVariableInitialized:0")
-            try:
-                test_op = tf.get_default_graph().get_tensor_by_name(op_name)
-            except KeyError:
-                with absolute_name_scope(var.name.split(":")[0]):
-                    test_op = tf.is_variable_initialized(var)
-            test_vars.append(var)
-            test_ops.append(test_op)
-
-    if not test_ops:
-        return
-    initialized = run(test_ops)
-    init_ops = [var.initializer for var, is_init in zip(test_vars, initialized) if not is_init]
-    if init_ops:
-        run(init_ops)
+    session = _session_or_raise()
+    candidates = list(tf.global_variables() if target_vars is None else target_vars)
+    flags = [_is_initialized_flag(var) for var in candidates]
+    if flags:
+        pending = [var.initializer for var, ready in zip(candidates, session.run(flags)) if not ready]
+        if pending:
+            session.run(pending)
 
 
 def set_vars(var_to_value_dict: dict) -> None:
@@ -241,30 +281,18 @@ def set_vars(var_to_value_dict: dict) -> None:
     Each variable gets one `<var>/setter` assign op fed through a `new_value` placeholder, created on
     first use and reused afterwards, so repeated calls do not grow the graph.
     """
-    assert_tf_initialized()
-    ops = []
-    feed_dict = {}
-    for var, value in var_to_value_dict.items():
-        assert is_tf_expression(var)
-        try:
-            setter = tf.get_default_graph().get_tensor_by_name(var.name.replace(":0", "/setter:0"))
-        except KeyError:
-            with absolute_name_scope(var.name.split(":")[0]):
-                with tf.control_dependencies(None):
-                    placeholder = tf.placeholder(var.dtype, var.shape, "new_value")
-                    setter = tf.assign(var, placeholder, name="setter")
-        ops.append(setter)
-        feed_dict[setter.op.inputs[1]] = value
-    if ops:
-        run(ops, feed_dict)
+    session = _session_or_raise()
+    assignments = [(_setter(var), value) for var, value in var_to_value_dict.items()]
+    if assignments:
+        session.run([op for op, _ in assignments], {op.op.inputs[1]: value for op, value in assignments})
 
 
 def create_var_with_large_initial_value(initial_value: np.ndarray, *args, **kwargs) -> tf.Variable:
     """Create a variable initialised with a large NumPy array without baking it into the graph."""
-    assert_tf_initialized()
+    _session_or_raise()
     assert isinstance(initial_value, np.ndarray)
-    zeros = tf.zeros(initial_value.shape, initial_value.dtype)
-    var = tf.Variable(zeros, *args, **kwargs)
+    # The graph holds only a zeros op; the real value is fed once through the setter.
+    var = tf.Variable(tf.zeros(initial_value.shape, initial_value.dtype), *args, **kwargs)
     set_vars({var: initial_value})
     return var
 
@@ -272,12 +300,16 @@ def create_var_with_large_initial_value(initial_value: np.ndarray, *args, **kwar
 # ----------------------------------------------------------------------------------------------------
 # Images.
 
+_NHWC_TO_NCHW = [0, 3, 1, 2]
+_NCHW_TO_NHWC = [0, 2, 3, 1]
+
+
 def convert_images_from_uint8(images, drange=(-1, 1), nhwc_to_nchw=False):
     """uint8 images [0, 255] -> float32 in `drange`, optionally NHWC -> NCHW."""
-    images = tf.cast(images, tf.float32)
-    if nhwc_to_nchw:
-        images = tf.transpose(images, [0, 3, 1, 2])
-    return images * ((drange[1] - drange[0]) / 255) + drange[0]
+    low, high = drange
+    x = tf.cast(images, tf.float32)
+    x = tf.transpose(x, _NHWC_TO_NCHW) if nhwc_to_nchw else x
+    return x * ((high - low) / 255) + low
 
 
 def convert_images_to_uint8(images, drange=(-1, 1), nchw_to_nhwc=False, shrink=1):
@@ -285,19 +317,20 @@ def convert_images_to_uint8(images, drange=(-1, 1), nchw_to_nhwc=False, shrink=1
 
     Optionally average-pools by `shrink` first (NCHW input) and transposes NCHW -> NHWC.
     """
-    images = tf.cast(images, tf.float32)
+    x = tf.cast(images, tf.float32)
+    channels_last = False
     if shrink > 1:
         # Pool in NHWC: the only layout every CPU kernel (and TF 1.15) has.
-        ksize = [1, shrink, shrink, 1]
-        images = tf.transpose(images, [0, 2, 3, 1])
-        images = tf.nn.avg_pool(images, ksize=ksize, strides=ksize, padding="VALID", data_format="NHWC")
-        if not nchw_to_nhwc:
-            images = tf.transpose(images, [0, 3, 1, 2])
-    elif nchw_to_nhwc:
-        images = tf.transpose(images, [0, 2, 3, 1])
-    scale = 255 / (drange[1] - drange[0])
-    images = images * scale + (0.5 - drange[0] * scale)
-    return tf.saturate_cast(images, tf.uint8)
+        window = [1, shrink, shrink, 1]
+        x = tf.nn.avg_pool(tf.transpose(x, _NCHW_TO_NHWC), ksize=window, strides=window, padding="VALID",
+                           data_format="NHWC")
+        channels_last = True
+    if channels_last != nchw_to_nhwc:
+        x = tf.transpose(x, _NCHW_TO_NHWC if nchw_to_nhwc else _NHWC_TO_NCHW)
+    low, high = drange
+    gain = 255 / (high - low)
+    # Adding 0.5 before the truncating cast rounds half up; saturate_cast clamps to [0, 255].
+    return tf.saturate_cast(x * gain + (0.5 - low * gain), tf.uint8)
 
 
 def has_gpu() -> bool:
