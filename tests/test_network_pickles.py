@@ -10,6 +10,7 @@ import tensorflow.compat.v1 as tf
 
 import dnnlib.tflib as tflib
 import pretrained_networks
+from dnnlib.tflib import network_pickle
 from dnnlib.tflib.network import Network
 from training import misc
 
@@ -62,7 +63,7 @@ def test_official_download_server_is_trusted(sess, tmp_path, monkeypatch):
     assert misc.is_trusted_source(url)
     assert not misc.is_trusted_source("https://example.com/stylegan2/networks/stylegan2-ffhq-config-f.pkl")
     assert not misc.is_trusted_source(path)
-    monkeypatch.setattr(misc, "open_file_or_url", lambda f: open(path, "rb") if f == url else None)
+    monkeypatch.setattr(network_pickle, "open_file_or_url", lambda f: open(path, "rb") if f == url else None)
     with tf.Graph().as_default(), tflib.create_session().as_default():
         G, _D, _Gs = misc.load_pkl(url)  # Not refused: it comes from the official server.
         assert G.name == "G"
