@@ -97,9 +97,7 @@ class Network:
 
     def _setup(self, name, static_kwargs, components, build_func, build_func_name, build_module_src) -> None:
         """Set every field and build the template graph. Variables are created but not initialised."""
-        self._build_func = build_func
-        self._build_func_name = build_func_name
-        self._build_module_src = build_module_src
+        self._build_func, self._build_func_name, self._build_module_src = build_func, build_func_name, build_module_src
         self._run_cache = {}  # run() graphs, by a key made of the arguments that shape them.
         self.static_kwargs = util.EasyDict(static_kwargs)
         self.components = util.EasyDict(components)
@@ -122,7 +120,7 @@ class Network:
             assert tf.get_variable_scope().name == self.scope
             # The template must not depend on whatever the caller happens to be building.
             with tf.control_dependencies(None):
-                placeholders = [tf.placeholder(tf.float32, name=name) for name in self.input_names]
+                placeholders = self._input_placeholders()
                 outputs = _tensor_list(self._call_build_func(placeholders, {}, is_template=True))
         assert outputs and all(tfutil.is_tf_expression(t) for t in outputs)
         assert all(isinstance(comp, Network) for comp in self.components.values())
@@ -136,6 +134,10 @@ class Network:
         self.input_shapes, self.output_shapes = _shape_lists(placeholders), _shape_lists(outputs)
         self.input_shape, self.output_shape = self.input_shapes[0], self.output_shapes[0]
         self.output_names = [_op_basename(t) for t in outputs]
+
+    def _input_placeholders(self) -> List[TfExpression]:
+        """One float32 placeholder of unknown shape per input, named after it."""
+        return [tf.placeholder(tf.float32, name=name) for name in self.input_names]
 
     def _call_build_func(self, inputs: List[TfExpression], dynamic_kwargs: dict, is_template: bool) -> Any:
         """The build function's result on `inputs`: a tensor or a tuple of tensors."""
@@ -330,22 +332,28 @@ class Network:
         """(float32 input placeholders, concatenated outputs) for run(); made once per distinct arguments."""
         key = repr(_cache_key(dict(input_transform=input_transform, output_transform=output_transform,
                                    num_gpus=num_gpus, assume_frozen=assume_frozen, dynamic_kwargs=dynamic_kwargs)))
-        if key not in self._run_cache:
+        graph = self._run_cache.get(key)
+        if graph is None:
             with tfutil.absolute_name_scope(self.scope + "/_Run"), tf.control_dependencies(None):
-                with tf.device("/cpu:0"):
-                    placeholders = [tf.placeholder(tf.float32, name=name) for name in self.input_names]
-                    pieces = [tf.split(x, num_gpus) for x in placeholders]
-                per_device = []
-                for gpu in range(num_gpus):
-                    with tf.device("/gpu:%d" % gpu):
-                        net = self.clone() if assume_frozen else self
-                        tower_inputs = _transformed(input_transform, [p[gpu] for p in pieces], self.num_inputs)
-                        tower_outputs = net.get_output_for(*tower_inputs, return_as_list=True, **dynamic_kwargs)
-                        per_device.append(_transformed(output_transform, tower_outputs, self.num_outputs))
-                with tf.device("/cpu:0"):
-                    outputs = [tf.concat(parts, axis=0) for parts in zip(*per_device)]
-            self._run_cache[key] = placeholders, outputs
-        return self._run_cache[key]
+                graph = self._build_run_graph(input_transform, output_transform, num_gpus, assume_frozen, dynamic_kwargs)
+            self._run_cache[key] = graph
+        return graph
+
+    def _build_run_graph(self, input_transform, output_transform, num_gpus, assume_frozen, dynamic_kwargs):
+        # Inputs are fed and outputs gathered on the CPU; each device computes its slice of the minibatch.
+        with tf.device("/cpu:0"):
+            placeholders = self._input_placeholders()
+            pieces = [tf.split(x, num_gpus) for x in placeholders]
+        per_device = []
+        for gpu in range(num_gpus):
+            with tf.device("/gpu:%d" % gpu):
+                net = self.clone() if assume_frozen else self
+                tower_inputs = _transformed(input_transform, [p[gpu] for p in pieces], self.num_inputs)
+                tower_outputs = net.get_output_for(*tower_inputs, return_as_list=True, **dynamic_kwargs)
+                per_device.append(_transformed(output_transform, tower_outputs, self.num_outputs))
+        with tf.device("/cpu:0"):
+            outputs = [tf.concat(parts, axis=0) for parts in zip(*per_device)]
+        return placeholders, outputs
 
     # ------------------------------------------------------------------------------------------------
     # Introspection.
