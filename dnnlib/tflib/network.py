@@ -24,7 +24,7 @@ from . import tfutil
 from .tfutil import TfExpression, TfExpressionEx
 
 # Kept importable from here, where earlier versions defined them.
-from .network_pickle import UnsafePickleError, import_handler  # noqa: F401  pylint: disable=unused-import
+from .network_pickle import UnsafePickleError, import_handler, load_network_pickle  # noqa: F401  pylint: disable=unused-import
 
 _VALID_NAME = re.compile(r"^[A-Za-z0-9_.\-]*$")
 
