@@ -13,9 +13,8 @@ run_generator.py and run_projector.py, so that they work offline.
 
 import os
 
-import dnnlib
 import dnnlib.tflib as tflib
-from training import misc
+from dnnlib.tflib import network_pickle
 
 DOWNLOAD_ROOT = "https://nvlabs-fi-cdn.nvidia.com/stylegan2/networks/"
 DEFAULT_NETWORK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "networks", "stylegan2-digits32-cond.pkl")
@@ -23,57 +22,52 @@ DEFAULT_NETWORK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "netw
 
 def _official_files():
     """File names of every official StyleGAN2 pickle, relative to DOWNLOAD_ROOT."""
-    files = []
-    # Paper Table 1: configs a-f on FFHQ and LSUN Car.
-    for dataset in ["ffhq", "car"]:
-        files += ["stylegan2-%s-config-%s.pkl" % (dataset, config) for config in "abcdef"]
-    # Paper Table 3: config f on LSUN Cat, Church, Horse.
-    files += ["stylegan2-%s-config-f.pkl" % dataset for dataset in ["cat", "church", "horse"]]
-    # Paper Table 2: config e with every G/D architecture, on FFHQ and LSUN Car.
-    for dataset in ["ffhq", "car"]:
-        for g_arch in ["orig", "skip", "resnet"]:
-            for d_arch in ["orig", "skip", "resnet"]:
-                files.append("table2/stylegan2-%s-config-e-G%s-D%s.pkl" % (dataset, g_arch, d_arch))
-    return files
+    datasets_table1, datasets_table3 = ("ffhq", "car"), ("cat", "church", "horse")
+    archs = ("orig", "skip", "resnet")
+    # The paper's Table 1 (configs a-f), Table 3 (config f on more LSUN classes), Table 2 (config e with
+    # every combination of G and D architecture).
+    table1 = ["stylegan2-%s-config-%s.pkl" % (data, config) for data in datasets_table1 for config in "abcdef"]
+    table3 = ["stylegan2-%s-config-f.pkl" % data for data in datasets_table3]
+    table2 = ["table2/stylegan2-%s-config-e-G%s-D%s.pkl" % (data, g_arch, d_arch)
+              for data in datasets_table1 for g_arch in archs for d_arch in archs]
+    return table1 + table3 + table2
 
 
 gdrive_urls = {"gdrive:networks/" + name: DOWNLOAD_ROOT + name for name in _official_files()}
 
-_cached_networks = dict()  # Loaded networks by path or URL, as the official module caches them.
+_cached_networks = dict()  # Loaded networks by path or URL: each file is read once per process.
 
 
 def get_path_or_url(path_or_gdrive_path):
     """The download URL of an official `gdrive:` name; anything else is returned unchanged."""
-    if path_or_gdrive_path.startswith("gdrive:") and path_or_gdrive_path not in gdrive_urls:
-        raise misc.NetworkPickleError("%s: unknown official network; known names: %s"
-                                      % (path_or_gdrive_path, ", ".join(sorted(gdrive_urls))))
-    return gdrive_urls.get(path_or_gdrive_path, path_or_gdrive_path)
+    if path_or_gdrive_path in gdrive_urls:
+        return gdrive_urls[path_or_gdrive_path]
+    if path_or_gdrive_path.startswith("gdrive:"):
+        raise network_pickle.NetworkPickleError("%s: unknown official network; known names: %s"
+                                                % (path_or_gdrive_path, ", ".join(sorted(gdrive_urls))))
+    return path_or_gdrive_path
 
 
 def load_networks(path_or_gdrive_path, allow_code_execution=None):
     """Load `(G, D, Gs)` (or whatever the pickle holds) from an official name, URL or file; cached.
 
     Initialises TensorFlow (`dnnlib.tflib.init_tf()`) if needed. Files that are not from the official
-    download server load in safe mode unless `allow_code_execution` (see `training.misc.load_pkl`).
-    Raises `training.misc.NetworkPickleError` with a one-line message on failure.
+    download server load in safe mode unless `allow_code_execution` (see `dnnlib.tflib.network_pickle`).
+    Raises `NetworkPickleError` (also known as `training.misc.NetworkPickleError`), one line, on failure.
     """
     path_or_url = get_path_or_url(path_or_gdrive_path)
-    if path_or_url in _cached_networks:
-        return _cached_networks[path_or_url]
-    tflib.init_tf()
-    networks = misc.load_pkl(path_or_url, allow_code_execution=allow_code_execution)
-    _cached_networks[path_or_url] = networks
-    return networks
+    if path_or_url not in _cached_networks:
+        tflib.init_tf()
+        _cached_networks[path_or_url] = network_pickle.load(path_or_url, allow_code_execution=allow_code_execution)
+    return _cached_networks[path_or_url]
 
 
 def load_Gs(path_or_gdrive_path, allow_code_execution=None):
-    """Only the generator's moving average `Gs` of a `(G, D, Gs)` pickle."""
+    """Only the generator's moving average `Gs` of a `(G, D, Gs)` pickle (or the one network it holds)."""
     networks = load_networks(path_or_gdrive_path, allow_code_execution=allow_code_execution)
-    if isinstance(networks, tuple) and len(networks) == 3:
-        return networks[2]
     if isinstance(networks, tflib.Network):
         return networks
-    raise misc.NetworkPickleError("%s: expected a (G, D, Gs) tuple or a single network, got %s"
-                                  % (path_or_gdrive_path, type(networks).__name__))
-
-
+    if isinstance(networks, tuple) and len(networks) == 3:
+        return networks[2]
+    raise network_pickle.NetworkPickleError("%s: expected a (G, D, Gs) tuple or a single network, got %s"
+                                            % (path_or_gdrive_path, type(networks).__name__))

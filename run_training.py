@@ -305,6 +305,9 @@ def main(argv=None):
                         "exactly from its training state", default=None, metavar="PKL")
     parser.add_argument("--resume-kimg", help="Training progress of a --resume pickle that has no training "
                         "state (default: %(default)s)", default=0.0, type=float, metavar="KIMG")
+    parser.add_argument("--allow-code-execution", action="store_true", dest="allow_code_execution", default=None,
+                        help="Let the --resume pickle run the network code it embeds (only for files you trust; "
+                             "official downloads always may)")
     parser.add_argument("--cond", help="Train a conditional network on the dataset's labels (default: %(default)s)",
                         default=False, metavar="BOOL", type=_str_to_bool)
     parser.add_argument("--fmap-base", help="Feature maps: fmap_base of G and D (default is config dependent)",
@@ -369,7 +372,8 @@ def main(argv=None):
                 resume_pkl = find_resume_pkl(args.result_dir, kwargs.submit_config.run_desc)
             elif not dnnlib.util.is_url(resume_pkl, allow_file_urls=True) and not os.path.isfile(resume_pkl):
                 raise UsageError("--resume: %s: no such file" % resume_pkl)
-            kwargs.update(resume_pkl=resume_pkl, resume_kimg=args.resume_kimg, resume_state="auto")
+            kwargs.update(resume_pkl=resume_pkl, resume_kimg=args.resume_kimg, resume_state="auto",
+                          resume_allow_code_execution=args.allow_code_execution)
             print("Resuming from %s" % resume_pkl)
     except UsageError as e:
         print("run_training.py: error: %s" % e, file=sys.stderr)

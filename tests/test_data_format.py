@@ -23,8 +23,9 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import dnnlib.tflib as tflib
-from dnnlib.tflib import network as network_module
-from dnnlib.tflib.network import Network, load_network_pickle
+from dnnlib.tflib import network_pickle
+from dnnlib.tflib.network import Network
+from dnnlib.tflib.network_pickle import load_network_pickle
 from training import networks_stylegan as nets1
 from training import networks_stylegan2 as nets2
 
@@ -361,7 +362,7 @@ def test_pickle_written_in_one_layout_runs_in_the_other(sess, monkeypatch):
             return G2
 
     # The official loader executes the module source embedded in the pickle.
-    monkeypatch.setattr(network_module, 'KNOWN_BUILD_MODULES', ())
+    monkeypatch.setattr(network_pickle, 'KNOWN_BUILD_MODULES', ())
     G2 = load_and_check('NHWC', {'NHWC'}, allow_code_execution=True)
     assert G2._build_func.__module__.startswith('_tflib_network_import_')
     monkeypatch.undo()

@@ -11,6 +11,7 @@ import tensorflow.compat.v1 as tf
 import dnnlib
 import dnnlib.tflib as tflib
 from dnnlib.tflib import network as network_module
+from dnnlib.tflib import network_pickle
 from dnnlib.tflib.network import Network
 
 import tiny_nets
@@ -218,7 +219,7 @@ def test_import_handlers_rewrite_old_states(sess, monkeypatch):
         state["name"] = "Renamed"
         return state
 
-    monkeypatch.setattr(network_module, "_import_handlers", [])
+    monkeypatch.setattr(network_pickle, "_import_handlers", [])
     assert network_module.import_handler(rename_handler) is rename_handler
     with tf.Graph().as_default(), tflib.create_session().as_default():
         loaded = pickle.loads(data)

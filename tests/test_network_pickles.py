@@ -1,5 +1,6 @@
 """Loading network pickles: safe mode, clear one-line errors, official names, atomic saving."""
 
+import inspect
 import io
 import os
 import pickle
@@ -8,10 +9,13 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+import dnnlib
 import dnnlib.tflib as tflib
 import pretrained_networks
+from dnnlib.tflib import network_pickle
 from dnnlib.tflib.network import Network
 from training import misc
+from training import training_loop
 
 import tiny_nets
 
@@ -62,7 +66,7 @@ def test_official_download_server_is_trusted(sess, tmp_path, monkeypatch):
     assert misc.is_trusted_source(url)
     assert not misc.is_trusted_source("https://example.com/stylegan2/networks/stylegan2-ffhq-config-f.pkl")
     assert not misc.is_trusted_source(path)
-    monkeypatch.setattr(misc, "open_file_or_url", lambda f: open(path, "rb") if f == url else None)
+    monkeypatch.setattr(network_pickle, "open_file_or_url", lambda f: open(path, "rb") if f == url else None)
     with tf.Graph().as_default(), tflib.create_session().as_default():
         G, _D, _Gs = misc.load_pkl(url)  # Not refused: it comes from the official server.
         assert G.name == "G"
@@ -144,3 +148,49 @@ def test_atomic_write_leaves_one_file_with_the_usual_permissions(tmp_path):
     assert os.listdir(str(tmp_path / "sub")) == ["a.pkl"]
     assert (tmp_path / "sub" / "a.pkl").read_bytes() == b"abc"
     assert os.stat(str(tmp_path / "sub" / "a.pkl")).st_mode & 0o777 == 0o644
+
+
+def test_loading_policy_is_explicit_per_load(sess, tmp_path):
+    """Each load decides for itself: a refused safe-mode load leaves later plain unpickling unaffected."""
+    path, G = _tiny_pickle(tmp_path)
+    data = open(path, "rb").read()
+    expected_weight = G.get_var("Tiny_inner/Dense0/weight")
+    with pytest.raises(network_pickle.UnsafePickleError, match="built by 'dense_net'"):
+        network_pickle.load_network_pickle(io.BytesIO(data))
+    with tf.Graph().as_default(), tflib.create_session().as_default():
+        G2, _D2, _Gs2 = pickle.loads(data)  # Plain pickle, as the official code: the embedded code runs.
+        assert type(G2) is Network and type(G2.components.inner) is Network
+        G3, _D3, _Gs3 = network_pickle.load_network_pickle(io.BytesIO(data), allow_code_execution=True)
+        assert type(G3) is Network and G3.name == "G"
+        np.testing.assert_array_equal(G3.get_var("Tiny_inner/Dense0/weight"), expected_weight)
+    # The names of training.misc are the same objects.
+    assert misc.NetworkPickleError is network_pickle.NetworkPickleError
+    assert misc.write_file_atomically is dnnlib.util.write_file_atomically
+
+
+class _CallsNetwork:
+    """Unpickling this calls Network(...) directly, which would import any module named as func_name."""
+
+    def __reduce__(self):
+        return (Network, ("x", "tiny_nets.dense_net"))
+
+
+def test_safe_mode_refuses_pickles_that_call_the_network_constructor(sess):
+    data = pickle.dumps(_CallsNetwork())
+    with pytest.raises(network_pickle.UnsafePickleError, match="calls Network"):
+        network_pickle.load_network_pickle(io.BytesIO(data))
+
+
+def test_run_training_allow_code_execution_reaches_the_resume_load(tmp_path, monkeypatch):
+    import run_training  # pylint: disable=import-outside-toplevel
+    (tmp_path / "data" / "tiny").mkdir(parents=True)
+    resume = tmp_path / "snapshot.pkl"
+    resume.write_bytes(b"")
+    seen = []
+    monkeypatch.setattr(dnnlib, "submit_run", lambda **kwargs: seen.append(kwargs))
+    base = ["--data-dir", str(tmp_path / "data"), "--dataset", "tiny", "--result-dir", str(tmp_path / "results"),
+            "--resume", str(resume)]
+    assert run_training.main(base) == 0
+    assert run_training.main(base + ["--allow-code-execution"]) == 0
+    assert [kwargs["resume_allow_code_execution"] for kwargs in seen] == [None, True]
+    assert "resume_allow_code_execution" in inspect.signature(training_loop.training_loop).parameters

@@ -9,8 +9,9 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import dnnlib.tflib as tflib
-from dnnlib.tflib import network as network_module
-from dnnlib.tflib.network import Network, load_network_pickle
+from dnnlib.tflib import network_pickle
+from dnnlib.tflib.network import Network
+from dnnlib.tflib.network_pickle import load_network_pickle
 from training import networks_stylegan as nets
 from training.networks_stylegan2 import grouped_conv_supported
 
@@ -561,7 +562,7 @@ def test_pickle_round_trip_reproduces_outputs(sess, monkeypatch):
 
     # The same through the embedded source, executed in a module of its own as the official loader does
     # (as it would be if this module were not one the loader knows).
-    monkeypatch.setattr(network_module, "KNOWN_BUILD_MODULES", ())
+    monkeypatch.setattr(network_pickle, "KNOWN_BUILD_MODULES", ())
     with tf.Graph().as_default(), tflib.create_session().as_default():
         G3, _ = load_network_pickle(io.BytesIO(data), allow_code_execution=True)
         exec_module = G3._build_func.__module__

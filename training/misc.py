@@ -3,127 +3,29 @@
 import io
 import os
 import pickle
-import tempfile
 
 import numpy as np
 import PIL.Image
 
 import dnnlib
-from dnnlib.tflib import network as network_module
+from dnnlib.tflib import network_pickle
+from dnnlib.util import write_file_atomically  # noqa: F401  (callers use misc.write_file_atomically)
 
-# Files from these places (NVIDIA's download server of the official pickles and metric networks) are
-# trusted: loading them may execute the module source they embed. Anything else loads in safe mode.
-TRUSTED_URL_PREFIXES = (
-    "https://nvlabs-fi-cdn.nvidia.com/stylegan2/networks/",
-    "https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/",
-)
-
-CACHE_DIR = ".stylegan2-cache"
-
-
-class NetworkPickleError(Exception):
-    """A network pickle could not be loaded; the message names the file and the problem in one line."""
-
-
-# ------------------------------------------------------------------------------------------------------
-# Network pickles.
-
-def open_file_or_url(file_or_url):
-    """A binary file object for a local path, a file:// URL or an http(s) URL (cached)."""
-    if dnnlib.util.is_url(file_or_url, allow_file_urls=True):
-        cache_dir = os.environ.get("STYLEGAN2_CACHE_DIR") or CACHE_DIR
-        return dnnlib.util.open_url(file_or_url, cache_dir=cache_dir)
-    return open(file_or_url, "rb")
-
-
-def is_trusted_source(file_or_url) -> bool:
-    """Whether a pickle comes from the official download server (see TRUSTED_URL_PREFIXES)."""
-    return isinstance(file_or_url, str) and file_or_url.startswith(TRUSTED_URL_PREFIXES)
+# Network pickles: everything lives in dnnlib.tflib.network_pickle; these names stay for callers.
+NetworkPickleError = network_pickle.NetworkPickleError
+TRUSTED_URL_PREFIXES = network_pickle.TRUSTED_URL_PREFIXES
+is_trusted_source = network_pickle.is_trusted_source
+open_file_or_url = network_pickle.open_file_or_url
 
 
 def load_pkl(file_or_url, allow_code_execution=None):
-    """Load a network pickle, e.g. the official `(G, D, Gs)` triple. Needs a default TF session.
-
-    Args:
-        file_or_url: Local path, file:// URL or http(s) URL.
-        allow_code_execution: Whether the module source embedded in the pickle may be executed for build
-            functions this project does not implement, and classes other than Network and NumPy arrays
-            may be unpickled. None (default): only for files from the official download server.
-
-    Raises:
-        NetworkPickleError with a one-line message naming the file and the problem.
-    """
-    if allow_code_execution is None:
-        allow_code_execution = is_trusted_source(file_or_url)
-    try:
-        with open_file_or_url(file_or_url) as f:
-            return network_module.load_network_pickle(f, allow_code_execution=allow_code_execution)
-    except FileNotFoundError:
-        raise NetworkPickleError("%s: no such file" % file_or_url) from None
-    except IsADirectoryError:
-        raise NetworkPickleError("%s: is a directory, not a network pickle" % file_or_url) from None
-    except dnnlib.util.DownloadError as e:
-        raise NetworkPickleError(_one_line(e)) from None
-    except network_module.UnsafePickleError as e:
-        raise NetworkPickleError("%s: refused in safe mode: %s; pass allow_code_execution=True (CLI: "
-                                 "--allow-code-execution) only if you trust this file" % (file_or_url, _one_line(e))) from None
-    except EOFError:
-        raise NetworkPickleError("%s: truncated pickle (the file ends early; an interrupted download or copy?)" % file_or_url) from None
-    except pickle.UnpicklingError as e:
-        message = _one_line(e)
-        if "truncated" in message:
-            raise NetworkPickleError("%s: truncated pickle (%s)" % (file_or_url, message)) from None
-        raise NetworkPickleError("%s: not a valid pickle file (%s)" % (file_or_url, message)) from None
-    except (ValueError, KeyError, TypeError, AttributeError, ImportError) as e:
-        raise NetworkPickleError("%s: not a usable network pickle (%s: %s)" % (file_or_url, type(e).__name__, _one_line(e))) from None
-
-
-def _one_line(error):
-    text = str(error).strip() or type(error).__name__
-    return " ".join(text.split())
-
-
-class _OfficialPickler(pickle._Pickler):  # pylint: disable=protected-access
-    """Writes NumPy 2's `numpy._core` globals under their NumPy 1 names (`numpy.core`).
-
-    NumPy 2 still reads `numpy.core`, while NumPy 1 (which the official code runs on) cannot import
-    `numpy._core`: with these names our pickles load in the official code, as official ones load here.
-    """
-
-    def save_global(self, obj, name=None):
-        module_name = getattr(obj, "__module__", None) or ""
-        if self.proto >= 4 and module_name.startswith("numpy._core"):
-            name = name or getattr(obj, "__qualname__", None) or obj.__name__
-            self.save("numpy.core" + module_name[len("numpy._core"):])
-            self.save(name)
-            self.write(pickle.STACK_GLOBAL)
-            self.memoize(obj)
-            return
-        super().save_global(obj, name)
+    """Load a network pickle (path or URL); see `dnnlib.tflib.network_pickle.load`."""
+    return network_pickle.load(file_or_url, allow_code_execution=allow_code_execution)
 
 
 def save_pkl(obj, filename):
-    """Pickle `obj` (protocol 4, as the official pickles) to `filename`, atomically (temp file + rename)."""
-    buffer = io.BytesIO()
-    _OfficialPickler(buffer, protocol=4).dump(obj)
-    write_file_atomically(filename, buffer.getvalue())
-
-
-def write_file_atomically(filename, data):
-    """Write bytes to `filename` through a temp file in the same directory and an atomic rename."""
-    directory = os.path.dirname(os.path.abspath(filename))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(prefix="." + os.path.basename(filename) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions of a new file.
-        os.replace(tmp_path, filename)
-    finally:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
+    """Write a network pickle in the official format, atomically; see `dnnlib.tflib.network_pickle.save`."""
+    network_pickle.save(obj, filename)
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -350,6 +350,7 @@ def training_loop(
         resume_time=0.0,                # Assumed wallclock time at the beginning (reporting).
         resume_with_new_nets=False,     # Construct new networks and copy the pickle's variables into them?
         resume_state=None,              # Training state file ('auto': the one beside resume_pkl, if any).
+        resume_allow_code_execution=None,  # May resume_pkl run the code it embeds? None: only official downloads.
         num_gpus=None,                  # Number of towers; default: dnnlib.submit_config.num_gpus, else 1.
         worker_hosts=None,              # Multi-worker training: ['host:port', ...] of all workers, or None.
         worker_index=0,                 # Multi-worker training: this process's index in worker_hosts.
@@ -414,7 +415,7 @@ def training_loop(
                 Gs = G.clone("Gs")
             if resume_pkl is not None:
                 print("Loading networks from \"%s\"..." % resume_pkl)
-                rG, rD, rGs = misc.load_pkl(resume_pkl)
+                rG, rD, rGs = misc.load_pkl(resume_pkl, allow_code_execution=resume_allow_code_execution)
                 if resume_with_new_nets:
                     G.copy_vars_from(rG)
                     D.copy_vars_from(rD)
