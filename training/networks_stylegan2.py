@@ -87,28 +87,27 @@ class Layout(object):
         return tf.reshape(v, self.shape(-1, v.shape[-1].value, 1, 1))
 
     def from_nchw(self, x):
-        if self.data_format == 'NCHW':
-            return x
-        return tf.transpose(x, ['NCHW'.index(letter) for letter in self.data_format])
+        return _reorder(x, 'NCHW', self.data_format)
 
     def to_nchw(self, x):
-        if self.data_format == 'NCHW':
-            return x
-        return tf.transpose(x, [self.data_format.index(letter) for letter in 'NCHW'])
+        return _reorder(x, self.data_format, 'NCHW')
+
+    def _batch_before_channels(self):
+        """This layout's axis letters with N moved to just before C, where one reshape merges the two."""
+        return self.data_format.replace('N', '').replace('C', 'NC')
 
     def fold_batch(self, x):
         """[N, C, H, W] -> [1, N*C, H, W] (in this layout), sample-major, for grouped convolution."""
         height, width = self.size(x)
-        if self.data_format == 'NHWC':
-            x = tf.transpose(x, [1, 2, 0, 3])  # Samples next to channels, so that one reshape merges them.
+        x = _reorder(x, self.data_format, self._batch_before_channels())
         return tf.reshape(x, self.shape(1, -1, height, width))
 
     def unfold_batch(self, x, channels):
         """The inverse of fold_batch: [1, N*channels, H, W] -> [N, channels, H, W] (in this layout)."""
         height, width = self.size(x)
-        if self.data_format == 'NCHW':
-            return tf.reshape(x, [-1, channels, height, width])
-        return tf.transpose(tf.reshape(x, [height, width, -1, channels]), [2, 0, 1, 3])
+        order = self._batch_before_channels()
+        sizes = {'N': -1, 'C': channels, 'H': height, 'W': width}
+        return _reorder(tf.reshape(x, [sizes[letter] for letter in order]), order, self.data_format)
 
     def blocks(self, x, factor, grow):
         """A 6-D view of x with a block axis after each spatial axis, and the two block axes.
@@ -126,6 +125,13 @@ class Layout(object):
             else:
                 view.append(size)
         return view, block_axes
+
+
+def _reorder(x, axes_from, axes_to):
+    """Transpose x from the axis letters `axes_from` (e.g. 'NCHW') to `axes_to`."""
+    if axes_from == axes_to:
+        return x
+    return tf.transpose(x, [axes_from.index(letter) for letter in axes_to])
 
 
 def as_layout(data_format):
