@@ -92,6 +92,19 @@ def test_cache_key_changes_with_source_options_and_tag(tmp_path, monkeypatch):
     assert custom_ops.binary_path("nvcc", str(source), "sm_80", options) != first
 
 
+def test_cache_key_covers_the_kernel_headers_beside_the_source(tmp_path, monkeypatch):
+    monkeypatch.setattr(custom_ops, "do_not_hash_included_headers", True)  # The header counts even then.
+    monkeypatch.setattr(custom_ops, "cuda_cache_path", str(tmp_path / "cache"))
+    source, header = tmp_path / "my_op.cu", tmp_path / "my_op_kernels.h"
+    source.write_text('#include <vector>\n#include "my_op_kernels.h"\n#include "absent.h"\n')
+    header.write_text("// kernels, version 1\n")
+    assert custom_ops.local_headers(str(source)) == [str(header)]
+    options = custom_ops._nvcc_options("sm_80")
+    first = custom_ops.binary_path("nvcc", str(source), "sm_80", options)
+    header.write_text("// kernels, version 2\n")
+    assert custom_ops.binary_path("nvcc", str(source), "sm_80", options) != first
+
+
 def test_missing_nvcc_or_source_raises_clearly(monkeypatch, tmp_path):
     monkeypatch.setattr(custom_ops, "find_nvcc", lambda: None)
     with pytest.raises(RuntimeError, match="nvcc not found"):

@@ -2,8 +2,8 @@
 
 `get_plugin(cuda_file)` compiles a `.cu` file into a TensorFlow op library with the compile and link
 flags that TensorFlow itself reports (`tf.sysconfig`), for the architecture of the GPU present, caches
-the binary under a hash of the source, the included headers, the command line and the TF version, and
-loads it with `tf.load_op_library`.
+the binary under a hash of the source, the included headers (the kernel headers beside the `.cu`
+file always), the command line and the TF version, and loads it with `tf.load_op_library`.
 
 `choose_impl(cuda_file)` answers 'cuda' or 'ref' for ops called without `impl=`: 'cuda' when a GPU
 and nvcc are there and the build works, else 'ref' (plain TF ops), with one notice saying why.
@@ -171,15 +171,40 @@ def get_plugin(cuda_file, arch=None):
     return plugin
 
 
+_QUOTED_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
+
+
+def local_headers(cuda_file):
+    """The headers that `cuda_file` includes with quotes and that exist beside it, and theirs, in order.
+
+    These hold the kernels themselves (e.g. upfirdn_2d_kernels.h), so their bytes are part of the
+    cache key even when `do_not_hash_included_headers` skips the preprocessor run.
+    """
+    found = []
+    pending = [os.path.abspath(cuda_file)]
+    while pending:
+        current = pending.pop(0)
+        with open(current, "r", errors="replace") as f:
+            names = _QUOTED_INCLUDE.findall(f.read())
+        for name in names:
+            path = os.path.normpath(os.path.join(os.path.dirname(current), name))
+            if os.path.isfile(path) and path not in found:
+                found.append(path)
+                pending.append(path)
+    return found
+
+
 def binary_path(nvcc, cuda_file, arch, options):
     """Cache path of the binary: `<name>_<md5>.so`, the md5 over everything that shapes the build.
 
-    That is the source, the headers it includes (unless `do_not_hash_included_headers`), the nvcc
-    command line, the TensorFlow version and `cuda_cache_version_tag`.
+    That is the source, our own headers beside it (`local_headers`, always), every header it
+    includes as nvcc preprocesses it (unless `do_not_hash_included_headers`), the nvcc command line,
+    the TensorFlow version and `cuda_cache_version_tag`.
     """
     md5 = hashlib.md5()
-    with open(cuda_file, "rb") as f:
-        md5.update(f.read())
+    for path in [cuda_file] + local_headers(cuda_file):
+        with open(path, "rb") as f:
+            md5.update(f.read())
     if not do_not_hash_included_headers:
         md5.update(_preprocessed_source(nvcc, cuda_file, arch).encode("utf-8"))
     md5.update(" ".join([os.path.basename(nvcc)] + list(options)).encode("utf-8"))
