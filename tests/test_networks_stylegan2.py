@@ -5,7 +5,7 @@
   protocol, G and D outputs).
 * `reference/pieces/layers`: modulated convolution (fused and not, up/down, demodulation) and minibatch
   stddev, outputs and gradients.
-* Parameter counts of the paper-size networks (SPEC 1.4).
+* Parameter counts of the paper-size networks (as the official networks count them).
 * The progressive-growing pair (configs b-d): variable names, level-of-detail behaviour, gradients.
 """
 
