@@ -27,6 +27,7 @@ from tqdm import tqdm
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow.compat.v1 as tf  # noqa: E402
 
+from dnnlib import cli  # noqa: E402
 from training import dataset  # noqa: E402
 from training.dataset import DatasetError  # noqa: E402  (bad input or output: the CLI prints it, exits 1)
 
@@ -85,12 +86,12 @@ class TFRecordExporter:
         self.expected_images = expected_images
         self.print_progress = print_progress
         self.progress_interval = progress_interval  # kept for the official signature; tqdm paces itself
-        self.cur_images = 0
-        self.shape = None            # [C, H, W] of the first image
-        self.resolution_log2 = None
-        self.order = None
-        self.tfr_writers = []
         self.closed = False
+        self.cur_images = 0
+        self.order = None  # The shuffled order, once chosen.
+        self.shape = None  # [C, H, W] of the first image.
+        self.tfr_writers = []  # One per level, opened at the first image.
+        self.resolution_log2 = None
 
         _check_output_dir(self.tfrecord_dir)
         self.name = os.path.basename(os.path.abspath(self.tfrecord_dir))
@@ -114,10 +115,8 @@ class TFRecordExporter:
 
     def choose_shuffled_order(self):
         """A permutation of range(expected_images) from RandomState(123), as the official tool uses."""
-        order = np.arange(self.expected_images)
-        np.random.RandomState(123).shuffle(order)
-        self.order = order
-        return order
+        self.order = np.random.RandomState(123).permutation(self.expected_images)
+        return self.order
 
     def _open_writers(self, shape):
         if len(shape) != 3 or shape[0] not in (1, 3):
@@ -546,27 +545,40 @@ def _print_skipped(skipped, total):
         print("  ... and %d more" % (len(skipped) - 20))
 
 
-def create_lsun(tfrecord_dir, lmdb_dir, resolution=256, max_images=None):
-    """LSUN category (LMDB of JPEG/WebP): center square crop, Lanczos resize to `resolution`, file order.
-    Images that cannot be decoded are skipped and listed at the end, as the official tool skips them."""
+def _export_lmdb_images(tfrecord_dir, lmdb_dir, max_images, convert):
+    """Write the images of an LSUN LMDB, in file order, as convert(RGB uint8 [H, W, 3]) returns them (uint8
+    [C, H, W], or a string: the reason to skip the image); the skipped inputs are listed at the end."""
     print('Loading LSUN from "%s"' % lmdb_dir)
     total_images, cursor = _iterate_lmdb(lmdb_dir)
-    if max_images is None:
-        max_images = total_images
+    limit = total_images if max_images is None else max_images
     skipped = []
-    with TFRecordExporter(tfrecord_dir, max_images) as tfr:
+    with TFRecordExporter(tfrecord_dir, limit) as tfr:
         for key, value in cursor:
+            name = key.decode("ascii", "replace")
             try:
                 img = _decode_rgb(value)
             except Exception as e:
-                skipped.append((key.decode("ascii", "replace"), "cannot decode: %s" % e))
+                skipped.append((name, "cannot decode: %s" % e))
                 continue
-            img = _center_crop(PIL.Image.fromarray(img, "RGB"))
-            img = img.resize((resolution, resolution), RESIZE_FILTERS["lanczos"])
-            tfr.add_image(np.asarray(img).transpose(2, 0, 1))
-            if tfr.cur_images == max_images:
+            converted = convert(img)
+            if isinstance(converted, str):
+                skipped.append((name, converted))
+                continue
+            tfr.add_image(converted)
+            if tfr.cur_images == limit:
                 break
     _print_skipped(skipped, tfr.cur_images + len(skipped))
+
+
+def create_lsun(tfrecord_dir, lmdb_dir, resolution=256, max_images=None):
+    """LSUN category (LMDB of JPEG/WebP): center square crop, Lanczos resize to `resolution`, file order.
+    Images that cannot be decoded are skipped and listed at the end, as the official tool skips them."""
+    def convert(img):
+        img = _center_crop(PIL.Image.fromarray(img, "RGB"))
+        img = img.resize((resolution, resolution), RESIZE_FILTERS["lanczos"])
+        return np.asarray(img).transpose(2, 0, 1)
+
+    _export_lmdb_images(tfrecord_dir, lmdb_dir, max_images, convert)
 
 
 def create_lsun_wide(tfrecord_dir, lmdb_dir, width=512, height=384, max_images=None):
@@ -578,31 +590,18 @@ def create_lsun_wide(tfrecord_dir, lmdb_dir, width=512, height=384, max_images=N
         raise DatasetError("--width must be a power of two, got %d" % width)
     if not 0 < height <= width:
         raise DatasetError("--height must be in 1..width, got %d" % height)
-    print('Loading LSUN from "%s"' % lmdb_dir)
-    total_images, cursor = _iterate_lmdb(lmdb_dir)
-    if max_images is None:
-        max_images = total_images
-    skipped = []
-    with TFRecordExporter(tfrecord_dir, max_images) as tfr:
-        for key, value in cursor:
-            name = key.decode("ascii", "replace")
-            try:
-                img = _decode_rgb(value)
-            except Exception as e:
-                skipped.append((name, "cannot decode: %s" % e))
-                continue
-            crop_height = int(np.round(width * img.shape[0] / img.shape[1]))
-            if img.shape[1] < width or crop_height < height:
-                skipped.append((name, "too small (%dx%d)" % (img.shape[1], img.shape[0])))
-                continue
-            img = img[(img.shape[0] - crop_height) // 2:(img.shape[0] + crop_height) // 2]
-            img = PIL.Image.fromarray(img, "RGB").resize((width, height), RESIZE_FILTERS["lanczos"])
-            canvas = np.zeros([3, width, width], dtype=np.uint8)
-            canvas[:, (width - height) // 2:(width + height) // 2] = np.asarray(img).transpose(2, 0, 1)
-            tfr.add_image(canvas)
-            if tfr.cur_images == max_images:
-                break
-    _print_skipped(skipped, tfr.cur_images + len(skipped))
+
+    def convert(img):
+        crop_height = int(np.round(width * img.shape[0] / img.shape[1]))
+        if img.shape[1] < width or crop_height < height:
+            return "too small (%dx%d)" % (img.shape[1], img.shape[0])
+        img = img[(img.shape[0] - crop_height) // 2:(img.shape[0] + crop_height) // 2]
+        img = PIL.Image.fromarray(img, "RGB").resize((width, height), RESIZE_FILTERS["lanczos"])
+        canvas = np.zeros([3, width, width], dtype=np.uint8)
+        canvas[:, (width - height) // 2:(width + height) // 2] = np.asarray(img).transpose(2, 0, 1)
+        return canvas
+
+    _export_lmdb_images(tfrecord_dir, lmdb_dir, max_images, convert)
 
 
 def create_celeba(tfrecord_dir, celeba_dir, cx=89, cy=121):
@@ -863,9 +862,16 @@ def _make_parser():
     subparsers.required = True
 
     def add_command(name, help_text, example):
-        p = subparsers.add_parser(name, help=help_text, description=help_text, epilog="Example: " + example)
-        return p
+        return subparsers.add_parser(name, help=help_text, description=help_text, epilog="Example: " + example)
 
+    _add_inspection_commands(add_command)
+    _add_small_dataset_commands(add_command)
+    _add_photo_dataset_commands(add_command)
+    return parser
+
+
+def _add_inspection_commands(add_command):
+    """display, extract, compare."""
     p = add_command("display", "Show the images of a dataset (a grid PNG without a screen or OpenCV).",
                     "display datasets/mnist --output mnist.png")
     p.add_argument("tfrecord_dir", help="dataset directory")
@@ -882,6 +888,9 @@ def _make_parser():
     p.add_argument("tfrecord_dir_b", help="second dataset directory")
     p.add_argument("--ignore_labels", "--ignore-labels", type=int, default=0, help="ignore labels (default: 0)")
 
+
+def _add_small_dataset_commands(add_command):
+    """The digit and small-image datasets: MNIST, stacked MNIST, CIFAR-10/100, SVHN, scikit-learn digits."""
     p = add_command("create_mnist", "Create a dataset of MNIST (train-*-idx*-ubyte.gz).",
                     "create_mnist datasets/mnist ~/downloads/mnist")
     p.add_argument("tfrecord_dir", help="new dataset directory")
@@ -916,6 +925,9 @@ def _make_parser():
     p.add_argument("--resize_filter", "--resize-filter", default="bicubic", choices=sorted(RESIZE_FILTERS),
                    help="filter for the 8x8 -> resolution upscale (default: bicubic)")
 
+
+def _add_photo_dataset_commands(add_command):
+    """LSUN, CelebA, folders of images, HDF5 archives."""
     p = add_command("create_lsun", "Create a dataset of one LSUN category (LMDB).",
                     "create_lsun datasets/lsun-car-100k ~/downloads/lsun/car_lmdb --resolution 256 --max_images 100000")
     p.add_argument("tfrecord_dir", help="new dataset directory")
@@ -959,7 +971,6 @@ def _make_parser():
     p.add_argument("tfrecord_dir", help="new dataset directory")
     p.add_argument("hdf5_filename", help="HDF5 archive")
     p.add_argument("--shuffle", type=int, default=1, help="shuffle the images (default: 1)")
-    return parser
 
 
 def execute_cmdline(argv):
@@ -969,8 +980,7 @@ def execute_cmdline(argv):
     try:
         func(**args)
     except DatasetError as e:
-        print("dataset_tool.py: error: %s" % e, file=sys.stderr)
-        sys.exit(1)
+        sys.exit(cli.report_error("dataset_tool.py", e))
 
 
 if __name__ == "__main__":

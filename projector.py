@@ -21,13 +21,14 @@ import numpy as np
 import dnnlib
 import dnnlib.tflib as tflib  # Before TensorFlow: it sets TensorFlow's oneDNN option (NCHW on CPU).
 import tensorflow.compat.v1 as tf
+from metrics import metric_base
 from training import misc
 
 # The official LPIPS network (VGG16 features with learned linear heads, Zhang et al. 2018) as a Network
 # pickle that embeds its own build code.
 LPIPS_FILE = "vgg16_zhang_perceptual.pkl"
 LPIPS_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/metrics/" + LPIPS_FILE
-LPIPS_RESOLUTION = 256  # Larger images are box-downsampled to this size before the distance.
+LPIPS_RESOLUTION = metric_base.FEATURE_NET_RESOLUTION  # Larger images are box-filtered down to this size.
 
 _distance_net_cache = {}  # (path or URL, graph) -> Network
 
@@ -37,10 +38,10 @@ _distance_net_cache = {}  # (path or URL, graph) -> Network
 
 def learning_rate_at(t, initial_learning_rate=0.1, lr_rampdown_length=0.25, lr_rampup_length=0.05):
     """Linear ramp-up over the first `lr_rampup_length`, cosine ramp-down over the last `lr_rampdown_length`."""
-    lr_ramp = min(1.0, (1.0 - t) / lr_rampdown_length)
-    lr_ramp = 0.5 - 0.5 * np.cos(lr_ramp * np.pi)
-    lr_ramp = lr_ramp * min(1.0, t / lr_rampup_length)
-    return initial_learning_rate * lr_ramp
+    ramp_up = min(1.0, t / lr_rampup_length)
+    steps_left = min(1.0, (1.0 - t) / lr_rampdown_length)  # 1 until the ramp-down starts, then falls to 0.
+    ramp_down = 0.5 - 0.5 * np.cos(np.pi * steps_left)
+    return initial_learning_rate * (ramp_down * ramp_up)
 
 
 def noise_strength_at(t, w_std, initial_noise_factor=0.05, noise_ramp_length=0.75):
@@ -54,7 +55,6 @@ def noise_strength_at(t, w_std, initial_noise_factor=0.05, noise_ramp_length=0.7
 def default_lpips_location():
     """$STYLEGAN2_METRICS_DIR/vgg16_zhang_perceptual.pkl if that variable is set (as for the metrics), else
     the official URL."""
-    from metrics import metric_base  # pylint: disable=import-outside-toplevel
     return metric_base.feature_net_url(LPIPS_FILE)
 
 
@@ -86,17 +86,8 @@ def load_distance_net(path_or_url):
     return net
 
 
-def downsample_to(images, resolution):
-    """Box-downsample [N, C, H, W] images (NumPy or TF) by the integer factor H // resolution, if above 1."""
-    _, channels, height, width = [int(d) for d in images.shape]
-    factor = height // resolution
-    if factor <= 1:
-        return images
-    shape = [-1, channels, height // factor, factor, width // factor, factor]
-    if isinstance(images, np.ndarray):
-        return images.reshape(shape).mean(axis=(3, 5))
-    return tf.reduce_mean(tf.reshape(images, shape), axis=[3, 5])
-
+# ------------------------------------------------------------------------------------------------------
+# Noise maps.
 
 def noise_regularization(noise_map):
     """Sum over scales of the squared autocorrelation of a [1, 1, H, W] map at one-pixel shifts (x and y).
@@ -114,57 +105,68 @@ def noise_regularization(noise_map):
         size //= 2
 
 
+def noise_map_ops(noise_vars):
+    """(op drawing every map from N(0, 1), op rescaling every map to zero mean and unit variance)."""
+    redraws, rescales = [], []
+    for var in noise_vars:
+        redraws.append(tf.assign(var, tf.random_normal(tf.shape(var), dtype=tf.float32)))
+        centered = var - tf.reduce_mean(var)
+        rescales.append(tf.assign(var, centered / tf.reduce_mean(centered ** 2) ** 0.5))
+    return tf.group(*redraws), tf.group(*rescales)
+
+
+def synthesis_noise_vars(synthesis):
+    """The variables noise0, noise1, ... of a synthesis network, in that order, up to the first missing."""
+    found = []
+    for index in range(len(synthesis.vars) + 1):
+        var = synthesis.vars.get("noise%d" % index)
+        if var is None:
+            return found
+        found.append(var)
+    return found
+
+
 # ------------------------------------------------------------------------------------------------------
 
 class Projector:
     """Latent projection of target images; see the module docstring.
 
-    Every attribute can be changed before `set_network` (or given to the constructor):
-        num_steps, dlatent_avg_samples, initial_learning_rate, initial_noise_factor, lr_rampdown_length,
-        lr_rampup_length, noise_ramp_length, regularize_noise_weight, verbose, clone_net: as the official.
+    Every setting in `SETTINGS` is an attribute that can be changed before `set_network` (or given to the
+    constructor); the defaults are the paper's. Besides the schedule lengths and factors:
+        verbose:      print progress.
+        clone_net:    work on a copy of Gs (its noise variables are overwritten otherwise).
         w_plus:       optimise one w per layer ([1, num_layers, C]) instead of one shared w ([1, 1, C]).
         distance_net: None (the official LPIPS pickle, see `default_lpips_location`), a path or URL of a
                       distance-network pickle, or a Network taking two image batches [N, C, H, W] in
                       [0, 255] and returning distances [N].
     """
 
-    def __init__(self, **kwargs):
-        self.num_steps = 1000
-        self.dlatent_avg_samples = 10000
-        self.initial_learning_rate = 0.1
-        self.initial_noise_factor = 0.05
-        self.lr_rampdown_length = 0.25
-        self.lr_rampup_length = 0.05
-        self.noise_ramp_length = 0.75
-        self.regularize_noise_weight = 1e5
-        self.verbose = False
-        self.clone_net = True
-        self.w_plus = False
-        self.distance_net = None
-        for name, value in kwargs.items():
-            if not hasattr(self, name):
-                raise TypeError("Projector has no attribute %r" % name)
-            setattr(self, name, value)
+    SETTINGS = dict(
+        num_steps=1000,
+        dlatent_avg_samples=10000,
+        initial_learning_rate=0.1,
+        initial_noise_factor=0.05,
+        lr_rampdown_length=0.25,
+        lr_rampup_length=0.05,
+        noise_ramp_length=0.75,
+        regularize_noise_weight=1e5,
+        verbose=False,
+        clone_net=True,
+        w_plus=False,
+        distance_net=None,
+    )
 
+    def __init__(self, **settings):
+        unknown = [name for name in settings if name not in self.SETTINGS]
+        if unknown:
+            raise TypeError("Projector has no attribute %r" % unknown[0])
+        for name, default in self.SETTINGS.items():
+            setattr(self, name, settings.get(name, default))
         self._Gs = None
         self._minibatch_size = None
-        self._dlatent_avg = None
-        self._dlatent_std = None
-        self._noise_vars = None
-        self._noise_init_op = None
-        self._noise_normalize_op = None
-        self._dlatents_var = None
-        self._noise_in = None
-        self._dlatents_expr = None
-        self._images_expr = None
-        self._target_images_var = None
-        self._distance = None
-        self._dist = None
-        self._loss = None
-        self._lpips_resolution = None
-        self._lrate_in = None
-        self._opt = None
-        self._opt_step = None
+        self._graph = None  # The projection graph's variables, placeholders and ops (see `_build_graph`).
+        self._dlatent_avg = None  # [1, 1, C]: the mean of W, where w starts.
+        self._dlatent_std = None  # The overall std of W, which scales the noise added to w.
         self._cur_step = None
         self.history = []  # One EasyDict(step, learning_rate, noise_strength, distance, loss) per step.
 
@@ -180,83 +182,77 @@ class Projector:
         self._minibatch_size = minibatch_size
         if Gs is None:
             return
-        self._distance = self._load_distance_net()  # First: a missing LPIPS file fails before any work.
+        distance_net = self._load_distance_net()  # First: a missing LPIPS file fails before any work.
         if self.clone_net:
             self._Gs = self._Gs.clone()
-        mapping = self._Gs.components.mapping
-        synthesis = self._Gs.components.synthesis
-        num_layers = synthesis.input_shape[1]
-
-        # Statistics of W (layer 0 of the mapping output): mean [1, 1, C] and one overall std.
         self._info("Finding W midpoint and stddev using %d samples..." % self.dlatent_avg_samples)
-        latents = np.random.RandomState(123).randn(self.dlatent_avg_samples, *self._Gs.input_shape[1:])
-        labels = None
-        label_size = self._Gs.input_shapes[1][1]
-        if label_size > 0:
-            # Conditional networks: the statistics cover every class alike. The projection itself is
-            # in W, which the synthesis network turns into an image without a label.
-            labels = np.eye(label_size, dtype=np.float32)[np.arange(self.dlatent_avg_samples) % label_size]
-        dlatents = mapping.run(latents, labels)[:, :1, :].astype(np.float32)  # [N, 1, C]
-        self._dlatent_avg = np.mean(dlatents, axis=0, keepdims=True)  # [1, 1, C]
-        self._dlatent_std = float(np.sqrt(np.sum((dlatents - self._dlatent_avg) ** 2) / self.dlatent_avg_samples))
+        self._dlatent_avg, self._dlatent_std = self._w_statistics()
         self._info("std = %g" % self._dlatent_std)
-
-        # The noise inputs noise0, noise1, ... of the synthesis network are optimised too.
-        self._info("Setting up noise inputs...")
-        self._noise_vars = []
-        while "noise%d" % len(self._noise_vars) in synthesis.vars:
-            self._noise_vars.append(synthesis.vars["noise%d" % len(self._noise_vars)])
-        init_ops = []
-        normalize_ops = []
-        for var in self._noise_vars:
-            init_ops.append(tf.assign(var, tf.random_normal(tf.shape(var), dtype=tf.float32)))
-            mean = tf.reduce_mean(var)
-            std = tf.reduce_mean((var - mean) ** 2) ** 0.5
-            normalize_ops.append(tf.assign(var, (var - mean) / std))
-        self._noise_init_op = tf.group(*init_ops)
-        self._noise_normalize_op = tf.group(*normalize_ops)
-
-        # Images of the (perturbed) dlatents, with the stored noise maps.
-        self._info("Building image output graph...")
-        num_ws = num_layers if self.w_plus else 1
-        self._dlatents_var = tf.Variable(tf.zeros([minibatch_size, num_ws, self._dlatent_avg.shape[2]]),
-                                         name="dlatents_var")
-        self._noise_in = tf.placeholder(tf.float32, [], name="noise_in")
-        dlatents_noise = tf.random_normal(shape=self._dlatents_var.shape) * self._noise_in
-        self._dlatents_expr = tf.tile(self._dlatents_var + dlatents_noise, [1, num_layers // num_ws, 1])
-        self._images_expr = tf.cast(synthesis.get_output_for(self._dlatents_expr, randomize_noise=False), tf.float32)
-
-        # The distance on [0, 255] images of at most 256x256 pixels.
-        proc_images_expr = (self._images_expr + 1) * (255 / 2)
-        proc_images_expr = downsample_to(proc_images_expr, LPIPS_RESOLUTION)
-        self._lpips_resolution = LPIPS_RESOLUTION
-
-        self._info("Building loss graph...")
-        self._target_images_var = tf.Variable(tf.zeros(proc_images_expr.shape), name="target_images_var")
-        self._dist = self._distance.get_output_for(proc_images_expr, self._target_images_var)
-        self._loss = tf.reduce_sum(self._dist)
-
-        self._info("Building noise regularization graph...")
-        reg_loss = tf.add_n([noise_regularization(var) for var in self._noise_vars]) if self._noise_vars else 0.0
-        self._loss += reg_loss * self.regularize_noise_weight
-
-        self._info("Setting up optimizer...")
-        self._lrate_in = tf.placeholder(tf.float32, [], name="lrate_in")
-        self._opt = tflib.Optimizer(learning_rate=self._lrate_in, beta1=0.9, beta2=0.999, epsilon=1e-8)
-        self._opt.register_gradients(self._loss, [self._dlatents_var] + self._noise_vars)
-        self._opt_step = self._opt.apply_updates()
+        self._graph = self._build_graph(distance_net)
         tflib.init_uninitialized_vars()  # Ours, Adam's and the optimizer's autosummary accumulators.
-        self._opt.reset_optimizer_state()
+        self._graph.opt.reset_optimizer_state()
 
     def _load_distance_net(self):
         if isinstance(self.distance_net, tflib.Network):
             return self.distance_net
         return load_distance_net(self.distance_net or default_lpips_location())
 
+    def _w_statistics(self):
+        """(mean [1, 1, C], overall std) of layer 0 of the mapping output over `dlatent_avg_samples` latents
+        from RandomState(123)."""
+        count = self.dlatent_avg_samples
+        latents = np.random.RandomState(123).randn(count, *self._Gs.input_shape[1:])
+        num_classes = self._Gs.input_shapes[1][1]
+        labels = None
+        if num_classes > 0:
+            # Every class alike. Only these statistics need labels: the projection itself is in W, which the
+            # synthesis network turns into an image without one.
+            labels = np.eye(num_classes, dtype=np.float32)[np.arange(count) % num_classes]
+        w = self._Gs.components.mapping.run(latents, labels)[:, :1, :].astype(np.float32)  # [N, 1, C]
+        w_avg = np.mean(w, axis=0, keepdims=True)
+        return w_avg, float(np.sqrt(np.sum((w - w_avg) ** 2) / count))
+
+    def _build_graph(self, distance_net):
+        """The variables (w, target), placeholders (noise_in, lrate_in) and ops of the optimisation."""
+        synthesis = self._Gs.components.synthesis
+        num_layers = synthesis.input_shape[1]
+        g = dnnlib.EasyDict(distance_net=distance_net)
+
+        self._info("Setting up noise inputs...")
+        g.noise_vars = synthesis_noise_vars(synthesis)
+        g.noise_init_op, g.noise_normalize_op = noise_map_ops(g.noise_vars)
+
+        self._info("Building image output graph...")
+        num_ws = num_layers if self.w_plus else 1
+        g.dlatents_var = tf.Variable(tf.zeros([self._minibatch_size, num_ws, self._dlatent_avg.shape[2]]),
+                                     name="dlatents_var")
+        g.noise_in = tf.placeholder(tf.float32, [], name="noise_in")
+        w_noise = g.noise_in * tf.random_normal(shape=g.dlatents_var.shape)
+        g.dlatents = tf.tile(g.dlatents_var + w_noise, [1, num_layers // num_ws, 1])
+        g.images = tf.cast(synthesis.get_output_for(g.dlatents, randomize_noise=False), tf.float32)
+
+        self._info("Building loss graph...")
+        g.resolution = LPIPS_RESOLUTION
+        compared = metric_base.downsample_for_feature_net((g.images + 1) * (255 / 2), g.resolution)
+        g.target_images_var = tf.Variable(tf.zeros(compared.shape), name="target_images_var")
+        g.dist = distance_net.get_output_for(compared, g.target_images_var)
+        g.loss = tf.reduce_sum(g.dist)
+
+        self._info("Building noise regularization graph...")
+        if g.noise_vars:
+            g.loss += self.regularize_noise_weight * tf.add_n([noise_regularization(var) for var in g.noise_vars])
+
+        self._info("Setting up optimizer...")
+        g.lrate_in = tf.placeholder(tf.float32, [], name="lrate_in")
+        g.opt = tflib.Optimizer(learning_rate=g.lrate_in, beta1=0.9, beta2=0.999, epsilon=1e-8)
+        g.opt.register_gradients(g.loss, [g.dlatents_var] + g.noise_vars)
+        g.opt_step = g.opt.apply_updates()
+        return g
+
     def run(self, target_images):
         """Project target images [1, C, H, W] in [-1, 1]; returns EasyDict(dlatents, noises, images)."""
         self.start(target_images)
-        while self._cur_step < self.num_steps:
+        for _ in range(self.num_steps):
             self.step()
         return dnnlib.EasyDict(dlatents=self.get_dlatents(), noises=self.get_noises(), images=self.get_images())
 
@@ -268,17 +264,17 @@ class Projector:
         if list(target_images.shape) != expected:
             raise ValueError("Projector: target images must be %s (NCHW in [-1, 1]), got %s"
                              % (expected, list(target_images.shape)))
+        g = self._graph
         self._info("Preparing target images...")
-        target_images = downsample_to((target_images + 1) * (255 / 2), self._lpips_resolution)
+        target = metric_base.downsample_for_feature_net((target_images + 1) * (255 / 2), g.resolution)
 
         self._info("Initializing optimization state...")
-        num_ws = int(self._dlatents_var.shape[1])
-        tflib.set_vars({self._target_images_var: target_images,
-                        self._dlatents_var: np.tile(self._dlatent_avg, [self._minibatch_size, num_ws, 1])})
-        tflib.run(self._noise_init_op)
-        self._opt.reset_optimizer_state()
-        self._cur_step = 0
+        w_start = np.tile(self._dlatent_avg, [self._minibatch_size, int(g.dlatents_var.shape[1]), 1])
+        tflib.set_vars({g.target_images_var: target, g.dlatents_var: w_start})
+        tflib.run(g.noise_init_op)
+        g.opt.reset_optimizer_state()
         self.history = []
+        self._cur_step = 0
 
     def step(self):
         """One Adam step with the scheduled learning rate and w noise, then renormalise the noise maps."""
@@ -287,35 +283,41 @@ class Projector:
             return
         if self._cur_step == 0:
             self._info("Running...")
-
+        g = self._graph
         t = self._cur_step / self.num_steps
-        noise_strength = noise_strength_at(t, self._dlatent_std, self.initial_noise_factor, self.noise_ramp_length)
-        learning_rate = learning_rate_at(t, self.initial_learning_rate, self.lr_rampdown_length, self.lr_rampup_length)
-
-        feed_dict = {self._noise_in: noise_strength, self._lrate_in: learning_rate}
-        _, dist_value, loss_value = tflib.run([self._opt_step, self._dist, self._loss], feed_dict)
-        tflib.run(self._noise_normalize_op)
-
-        self._cur_step += 1
-        self.history.append(dnnlib.EasyDict(step=self._cur_step, learning_rate=learning_rate,
-                                            noise_strength=noise_strength, distance=float(np.sum(dist_value)),
-                                            loss=float(loss_value)))
-        if self.verbose and (self._cur_step == self.num_steps or self._cur_step % 10 == 0):
-            print("%-8d%-12g%-12g" % (self._cur_step, np.sum(dist_value), loss_value))
-        if self._cur_step == self.num_steps:
+        record = dnnlib.EasyDict(
+            step=self._cur_step + 1,
+            learning_rate=learning_rate_at(t, self.initial_learning_rate, self.lr_rampdown_length,
+                                           self.lr_rampup_length),
+            noise_strength=noise_strength_at(t, self._dlatent_std, self.initial_noise_factor,
+                                             self.noise_ramp_length))
+        fetched = tflib.run(dict(update=g.opt_step, dist=g.dist, loss=g.loss),
+                            {g.noise_in: record.noise_strength, g.lrate_in: record.learning_rate})
+        tflib.run(g.noise_normalize_op)
+        record.distance = float(np.sum(fetched["dist"]))
+        record.loss = float(fetched["loss"])
+        self.history.append(record)
+        self._cur_step = record.step
+        if self.verbose and (record.step == self.num_steps or record.step % 10 == 0):
+            print("%-8d%-12g%-12g" % (record.step, np.sum(fetched["dist"]), fetched["loss"]))
+        if record.step == self.num_steps:
             self._info("Done.")
 
     def get_cur_step(self):
+        """Steps taken since `start` (None before it)."""
         return self._cur_step
+
+    def _run_without_w_noise(self, fetches):
+        return tflib.run(fetches, {self._graph.noise_in: 0})
 
     def get_dlatents(self):
         """The projected dlatents [1, num_layers, C] (without the w noise)."""
-        return tflib.run(self._dlatents_expr, {self._noise_in: 0})
+        return self._run_without_w_noise(self._graph.dlatents)
 
     def get_noises(self):
         """The noise maps, a list of [1, 1, H, W] arrays (noise0, noise1, ...)."""
-        return tflib.run(self._noise_vars)
+        return tflib.run(self._graph.noise_vars)
 
     def get_images(self):
         """The current images [1, C, H, W] in [-1, 1] (without the w noise)."""
-        return tflib.run(self._images_expr, {self._noise_in: 0})
+        return self._run_without_w_noise(self._graph.images)

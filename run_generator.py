@@ -14,7 +14,6 @@ Results go to a new numbered directory under --result-dir (default: results).
 """
 
 import argparse
-import re
 import sys
 
 import numpy as np
@@ -22,6 +21,7 @@ from tqdm import tqdm
 
 import dnnlib
 import dnnlib.tflib as tflib
+from dnnlib import cli
 import pretrained_networks
 from training import misc
 
@@ -52,7 +52,7 @@ def _noise_vars(Gs):
     return [var for name, var in Gs.components.synthesis.vars.items() if name.startswith("noise")]
 
 
-def _set_noise(Gs, noise_mode, rnd):
+def set_noise_inputs(Gs, noise_mode, rnd):
     """Prepare the noise inputs for one image; returns the `randomize_noise` flag for Gs.run.
 
     seed:   the official protocol: each noise map drawn from `rnd` (the seed's RandomState), in order.
@@ -86,7 +86,7 @@ def generate_images(network_pkl, seeds, truncation_psi, class_idx=None, noise_mo
     for seed in tqdm(seeds, desc="Generating", unit="image"):
         rnd = np.random.RandomState(seed)
         z = rnd.randn(1, *Gs.input_shape[1:])  # [minibatch, latent]
-        Gs_kwargs.randomize_noise = _set_noise(Gs, noise_mode, rnd)
+        Gs_kwargs.randomize_noise = set_noise_inputs(Gs, noise_mode, rnd)
         image = Gs.run(z, labels, **Gs_kwargs)  # [minibatch, height, width, channel], uint8
         misc.save_image(image[0], dnnlib.make_run_dir_path("seed%04d.png" % seed))
         images.append(image[0])
@@ -104,75 +104,58 @@ def style_mixing_example(network_pkl, row_seeds, col_seeds, truncation_psi, col_
     """Rows of images whose `col_styles` layers come from the column seeds; `%d-%d.png` and `grid.png`."""
     print('Loading networks from "%s"...' % network_pkl)
     _G, _D, Gs = pretrained_networks.load_networks(network_pkl, allow_code_execution=allow_code_execution)
-    w_avg = Gs.get_var("dlatent_avg")  # [component]
-    num_layers = Gs.components.synthesis.input_shape[1]
+    mapping, synthesis = Gs.components.mapping, Gs.components.synthesis
+    num_layers = synthesis.input_shape[1]
     bad_styles = [style for style in col_styles if not 0 <= style < num_layers]
     if bad_styles:
         raise ValueError("--col-styles must be layer indices in [0, %d), got %s" % (num_layers, bad_styles))
-
-    Gs_syn_kwargs = dnnlib.EasyDict()
-    Gs_syn_kwargs.output_transform = dict(func=tflib.convert_images_to_uint8, nchw_to_nhwc=True)
-    Gs_syn_kwargs.randomize_noise = False
-    Gs_syn_kwargs.minibatch_size = minibatch_size
+    synthesis_kwargs = dict(output_transform=dict(func=tflib.convert_images_to_uint8, nchw_to_nhwc=True),
+                            randomize_noise=False, minibatch_size=minibatch_size)
 
     print("Generating W vectors...")
-    all_seeds = list(set(row_seeds + col_seeds))
-    all_z = np.stack([np.random.RandomState(seed).randn(*Gs.input_shape[1:]) for seed in all_seeds])  # [minibatch, latent]
-    labels = make_class_labels(Gs, class_idx, len(all_seeds))
-    all_w = Gs.components.mapping.run(all_z, labels)  # [minibatch, layer, component]
-    all_w = w_avg + (all_w - w_avg) * truncation_psi  # [minibatch, layer, component]
-    w_dict = {seed: w for seed, w in zip(all_seeds, list(all_w))}  # [layer, component]
+    seeds = list(set(row_seeds + col_seeds))
+    z = np.stack([np.random.RandomState(seed).randn(*Gs.input_shape[1:]) for seed in seeds])
+    w = mapping.run(z, make_class_labels(Gs, class_idx, len(seeds)))  # One w per layer: [seeds, layers, C].
+    w_avg = Gs.get_var("dlatent_avg")
+    w = w_avg + (w - w_avg) * truncation_psi
+    w_of_seed = dict(zip(seeds, w))
 
     print("Generating images...")
-    all_images = Gs.components.synthesis.run(all_w, **Gs_syn_kwargs)  # [minibatch, height, width, channel]
-    image_dict = {(seed, seed): image for seed, image in zip(all_seeds, list(all_images))}
+    unmixed = synthesis.run(w, **synthesis_kwargs)  # uint8 [seeds, H, W, C]
+    images = {(seed, seed): image for seed, image in zip(seeds, unmixed)}
 
     print("Generating style-mixed images...")
     pairs = [(row_seed, col_seed) for row_seed in row_seeds for col_seed in col_seeds]
     for row_seed, col_seed in tqdm(pairs, desc="Mixing", unit="image"):
-        w = w_dict[row_seed].copy()
-        w[col_styles] = w_dict[col_seed][col_styles]
-        image_dict[(row_seed, col_seed)] = Gs.components.synthesis.run(w[np.newaxis], **Gs_syn_kwargs)[0]
+        mixed_w = np.array(w_of_seed[row_seed])
+        mixed_w[col_styles] = w_of_seed[col_seed][col_styles]
+        images[(row_seed, col_seed)] = synthesis.run(mixed_w[np.newaxis], **synthesis_kwargs)[0]
 
     print("Saving images...")
-    for (row_seed, col_seed), image in image_dict.items():
+    for (row_seed, col_seed), image in images.items():
         misc.save_image(image, dnnlib.make_run_dir_path("%d-%d.png" % (row_seed, col_seed)))
 
     print("Saving image grid...")
-    height, width, channels = all_images.shape[1:]
-    canvas = np.zeros([height * (len(row_seeds) + 1), width * (len(col_seeds) + 1), channels], np.uint8)
-    for row_idx, row_seed in enumerate([None] + row_seeds):
-        for col_idx, col_seed in enumerate([None] + col_seeds):
-            if row_seed is None and col_seed is None:
-                continue  # The top-left corner stays black.
-            key = (row_seed, col_seed)
-            if row_seed is None:
-                key = (col_seed, col_seed)
-            if col_seed is None:
-                key = (row_seed, row_seed)
-            canvas[row_idx * height:(row_idx + 1) * height, col_idx * width:(col_idx + 1) * width] = image_dict[key]
-    misc.save_image(canvas, dnnlib.make_run_dir_path("grid.png"))
+    misc.save_image(style_mixing_grid(images, row_seeds, col_seeds), dnnlib.make_run_dir_path("grid.png"))
+
+
+def style_mixing_grid(images, row_seeds, col_seeds):
+    """One uint8 image of the style-mixing results {(row seed, column seed): [H, W, C]}: the column seeds'
+    own images along the top, the row seeds' own images down the left, the mixes in between; the top-left
+    cell stays black."""
+    height, width, channels = next(iter(images.values())).shape
+    cells = [(0, col + 1, (seed, seed)) for col, seed in enumerate(col_seeds)]
+    cells += [(row + 1, 0, (seed, seed)) for row, seed in enumerate(row_seeds)]
+    cells += [(row + 1, col + 1, (row_seed, col_seed)) for row, row_seed in enumerate(row_seeds)
+              for col, col_seed in enumerate(col_seeds)]
+    grid = np.zeros([(len(row_seeds) + 1) * height, (len(col_seeds) + 1) * width, channels], np.uint8)
+    for row, col, key in cells:
+        grid[row * height:(row + 1) * height, col * width:(col + 1) * width] = images[key]
+    return grid
 
 
 # ------------------------------------------------------------------------------------------------------
 # Command line.
-
-def _parse_num_range(text):
-    """'1,2,5-7' -> [1, 2, 5, 6, 7] (ranges inclusive)."""
-    numbers = []
-    for part in text.split(","):
-        match = re.match(r"^\s*(\d+)\s*-\s*(\d+)\s*$", part)
-        if match:
-            first, last = int(match.group(1)), int(match.group(2))
-            if last < first:
-                raise argparse.ArgumentTypeError("range %r is empty" % part)
-            numbers += list(range(first, last + 1))
-        elif re.match(r"^\s*\d+\s*$", part):
-            numbers.append(int(part))
-        else:
-            raise argparse.ArgumentTypeError("expected numbers like '1,2,5-7', got %r" % text)
-    return numbers
-
 
 _examples = """examples:
 
@@ -209,7 +192,7 @@ def main(argv=None):
 
     parser_generate = subparsers.add_parser("generate-images", help="One image per seed")
     _add_common_args(parser_generate)
-    parser_generate.add_argument("--seeds", type=_parse_num_range, help="List of random seeds, e.g. 0-3 or 1,5,9", required=True)
+    parser_generate.add_argument("--seeds", type=cli.parse_num_range, help="List of random seeds, e.g. 0-3 or 1,5,9", required=True)
     parser_generate.add_argument("--truncation-psi", type=float, help="Truncation psi (default: %(default)s)", default=0.5)
     parser_generate.add_argument("--noise-mode", choices=NOISE_MODES, default="seed",
                                  help="Noise inputs: drawn from each seed as the official script (seed, default), "
@@ -218,9 +201,9 @@ def main(argv=None):
 
     parser_mixing = subparsers.add_parser("style-mixing-example", help="A grid of style-mixed images")
     _add_common_args(parser_mixing)
-    parser_mixing.add_argument("--row-seeds", type=_parse_num_range, help="Seeds of the rows (they give the styles not in --col-styles)", required=True)
-    parser_mixing.add_argument("--col-seeds", type=_parse_num_range, help="Seeds of the columns (they give the --col-styles layers)", required=True)
-    parser_mixing.add_argument("--col-styles", type=_parse_num_range, help="Style layer range (default: %(default)s)", default="0-6")
+    parser_mixing.add_argument("--row-seeds", type=cli.parse_num_range, help="Seeds of the rows (they give the styles not in --col-styles)", required=True)
+    parser_mixing.add_argument("--col-seeds", type=cli.parse_num_range, help="Seeds of the columns (they give the --col-styles layers)", required=True)
+    parser_mixing.add_argument("--col-styles", type=cli.parse_num_range, help="Style layer range (default: %(default)s)", default="0-6")
     parser_mixing.add_argument("--truncation-psi", type=float, help="Truncation psi (default: %(default)s)", default=0.5)
 
     args = parser.parse_args(argv)
@@ -235,25 +218,16 @@ def main(argv=None):
     try:
         pretrained_networks.load_networks(kwargs["network_pkl"], allow_code_execution=kwargs["allow_code_execution"])
     except misc.NetworkPickleError as e:
-        print("%s: error: %s" % (parser.prog, e), file=sys.stderr)
-        return 1
+        return cli.report_error(parser.prog, e)
 
-    sc = dnnlib.SubmitConfig()
-    sc.num_gpus = 1
-    sc.submit_target = dnnlib.SubmitTarget.LOCAL
-    sc.local.do_not_copy_source_files = True
-    sc.run_dir_root = kwargs.pop("result_dir")
-    sc.run_desc = subcmd
-
-    func_name_map = {
+    func_name = {
         "generate-images": "run_generator.generate_images",
         "style-mixing-example": "run_generator.style_mixing_example",
-    }
+    }[subcmd]
     try:
-        dnnlib.submit_run(sc, func_name_map[subcmd], **kwargs)
+        cli.run_in_new_run_dir(func_name, result_dir=kwargs.pop("result_dir"), run_desc=subcmd, **kwargs)
     except ValueError as e:  # Bad option values found once the network is known (--class, --col-styles).
-        print("%s: error: %s" % (parser.prog, e), file=sys.stderr)
-        return 1
+        return cli.report_error(parser.prog, e)
     return 0
 
 

@@ -10,6 +10,7 @@ import sys
 
 import dnnlib
 import dnnlib.tflib as tflib
+from dnnlib import cli
 import pretrained_networks
 import tensorflow.compat.v1 as tf
 from metrics import metric_base
@@ -22,20 +23,12 @@ def run(network_pkl, metrics, dataset, data_dir, mirror_augment, allow_code_exec
     """The run function (inside a run dir): evaluate each of `metrics` (names) on `network_pkl`."""
     print('Evaluating metrics "%s" for "%s"...' % (",".join(metrics), network_pkl))
     tflib.init_tf()
-    network_pkl = pretrained_networks.get_path_or_url(network_pkl)
-    dataset_args = dnnlib.EasyDict(tfrecord_dir=dataset, shuffle_mb=0)
-    num_gpus = dnnlib.submit_config.num_gpus
-    metric_group = metric_base.MetricGroup([metric_defaults[metric] for metric in metrics])
-    metric_group.run(network_pkl, run_dir=dnnlib.make_run_dir_path(), data_dir=data_dir, dataset_args=dataset_args,
-                     mirror_augment=mirror_augment, num_gpus=num_gpus, allow_code_execution=allow_code_execution)
-
-
-def _str_to_bool(text):
-    if text.lower() in ("yes", "true", "t", "y", "1"):
-        return True
-    if text.lower() in ("no", "false", "f", "n", "0"):
-        return False
-    raise argparse.ArgumentTypeError("expected a boolean (true/false), got %r" % text)
+    group = metric_base.MetricGroup([metric_defaults[name] for name in metrics])
+    # Reals in file order, so that every evaluation sees the same real images.
+    group.run(pretrained_networks.get_path_or_url(network_pkl), run_dir=dnnlib.make_run_dir_path(),
+              data_dir=data_dir, dataset_args=dnnlib.EasyDict(tfrecord_dir=dataset, shuffle_mb=0),
+              mirror_augment=mirror_augment, num_gpus=dnnlib.submit_config.num_gpus,
+              allow_code_execution=allow_code_execution)
 
 
 def _parse_metric_names(text):
@@ -85,7 +78,7 @@ def main(argv=None):
     parser.add_argument("--metrics", help="Metrics to compute, comma-separated (default: %(default)s)", default="fid50k", type=_parse_metric_names)
     parser.add_argument("--dataset", help="Training dataset (folder name under --data-dir)", required=True)
     parser.add_argument("--data-dir", help="Dataset root directory", required=True)
-    parser.add_argument("--mirror-augment", help="Mirror augment (default: %(default)s)", default=False, type=_str_to_bool, metavar="BOOL")
+    parser.add_argument("--mirror-augment", help="Mirror augment (default: %(default)s)", default=False, type=cli.str_to_bool, metavar="BOOL")
     parser.add_argument("--num-gpus", help="Number of GPUs to use (default: %(default)s)", type=int, default=1, metavar="N")
     parser.add_argument("--allow-code-execution", action="store_true", dest="allow_code_execution", default=None,
                         help="Let the network pickle run the code it embeds (only for files you trust; official "
@@ -99,21 +92,11 @@ def main(argv=None):
     errors = (misc.NetworkPickleError, dataset_module.DatasetError, metric_base.MetricError)
     try:
         _check_inputs(kwargs["network_pkl"], kwargs["dataset"], kwargs["data_dir"], kwargs["allow_code_execution"])
+        # The evaluation's own errors (a feature network that cannot be downloaded, ...) end the same way.
+        cli.run_in_new_run_dir("run_metrics.run", result_dir=kwargs.pop("result_dir"), run_desc="run-metrics",
+                               num_gpus=kwargs.pop("num_gpus"), **kwargs)
     except errors as e:
-        print("%s: error: %s" % (parser.prog, e), file=sys.stderr)
-        return 1
-
-    sc = dnnlib.SubmitConfig()
-    sc.num_gpus = kwargs.pop("num_gpus")
-    sc.submit_target = dnnlib.SubmitTarget.LOCAL
-    sc.local.do_not_copy_source_files = True
-    sc.run_dir_root = kwargs.pop("result_dir")
-    sc.run_desc = "run-metrics"
-    try:
-        dnnlib.submit_run(sc, "run_metrics.run", **kwargs)
-    except errors as e:  # E.g. a feature network that cannot be downloaded.
-        print("%s: error: %s" % (parser.prog, e), file=sys.stderr)
-        return 1
+        return cli.report_error(parser.prog, e)
     return 0
 
 

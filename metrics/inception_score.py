@@ -34,9 +34,8 @@ class IS(metric_base.MetricBase):
 
     def __init__(self, num_images, num_splits, minibatch_per_gpu, feature_net_url=None, **kwargs):
         super().__init__(**kwargs)
-        self.num_images = num_images
+        self.num_images, self.minibatch_per_gpu = num_images, minibatch_per_gpu
         self.num_splits = num_splits
-        self.minibatch_per_gpu = minibatch_per_gpu
         self.feature_net_url = feature_net_url
 
     def _evaluate(self, Gs, Gs_kwargs, num_gpus):

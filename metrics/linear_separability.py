@@ -7,7 +7,6 @@ import collections
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-import dnnlib.tflib as tflib
 from metrics import metric_base
 
 ATTRIBUTE_NAMES = [
@@ -80,44 +79,30 @@ class LS(metric_base.MetricBase):
         self.minibatch_per_gpu = minibatch_per_gpu
         self.feature_net_urls = dict(feature_net_urls or {})
 
+    def _tower(self, Gs, Gs_kwargs, classifiers, num_gpus):
+        """One minibatch on the current device: {'latents': z [N, Z], 'dlatents': w of the last layer [N, C],
+        attribute index: classifier probabilities [N, 2]}."""
+        generator = metric_base.clone_for_device(Gs, num_gpus)
+        count = self.minibatch_per_gpu
+        z = tf.random_normal([count] + generator.input_shape[1:])
+        labels = self._get_random_labels_tf(count)
+        w = generator.components.mapping.get_output_for(z, labels, **Gs_kwargs)
+        images = tf.cast(generator.get_output_for(z, labels, **Gs_kwargs), tf.float32)
+        images = metric_base.downsample_for_feature_net(images)
+        outputs = dict(latents=z, dlatents=w[:, -1])
+        for attrib_idx, classifier in classifiers.items():
+            logits = metric_base.clone_for_device(classifier, num_gpus).get_output_for(images, None)
+            outputs[attrib_idx] = tf.nn.softmax(tf.concat([logits, -logits], axis=1))
+        return outputs
+
     def _evaluate(self, Gs, Gs_kwargs, num_gpus):
         classifiers = {}
         for attrib_idx in self.attrib_indices:
             url = metric_base.feature_net_url(classifier_file_name(attrib_idx), self.feature_net_urls.get(attrib_idx))
             classifiers[attrib_idx] = metric_base.load_feature_net(url)
-        minibatch_size = num_gpus * self.minibatch_per_gpu
-
-        result_expr = []
-        for gpu_idx in range(num_gpus):
-            with tf.device("/gpu:%d" % gpu_idx):
-                Gs_clone = metric_base.clone_for_device(Gs, num_gpus)
-                latents = tf.random_normal([self.minibatch_per_gpu] + Gs_clone.input_shape[1:])
-                labels = self._get_random_labels_tf(self.minibatch_per_gpu)
-                dlatents = Gs_clone.components.mapping.get_output_for(latents, labels, **Gs_kwargs)
-                images = tf.cast(Gs_clone.get_output_for(latents, labels, **Gs_kwargs), tf.float32)
-
-                # Box-downsample to 256x256 if larger: the classifiers were trained on 256x256 images.
-                _, channels, height, width = images.shape.as_list()
-                factor = height // 256
-                if factor > 1:
-                    images = tf.reshape(images, [-1, channels, height // factor, factor, width // factor, factor])
-                    images = tf.reduce_mean(images, axis=[3, 5])
-
-                result = dict(latents=latents, dlatents=dlatents[:, -1])
-                for attrib_idx, classifier in classifiers.items():
-                    logits = metric_base.clone_for_device(classifier, num_gpus).get_output_for(images, None)
-                    result[attrib_idx] = tf.nn.softmax(tf.concat([logits, -logits], axis=1))
-                result_expr.append(result)
-
-        results = collections.defaultdict(list)
-        bar = metric_base.progress_bar(self.num_samples, "%s samples" % self.name)
-        for begin in range(0, self.num_samples, minibatch_size):
-            for result in tflib.run(result_expr):
-                for key, value in result.items():
-                    results[key].append(value)
-            bar.update(min(minibatch_size, self.num_samples - begin))
-        bar.close()
-        results = {key: np.concatenate(values, axis=0)[:self.num_samples] for key, values in results.items()}
+        towers = metric_base.on_each_gpu(num_gpus, lambda: self._tower(Gs, Gs_kwargs, classifiers, num_gpus))
+        results = metric_base.run_towers(towers, self.num_samples, num_gpus * self.minibatch_per_gpu,
+                                         "%s samples" % self.name)
 
         entropies = collections.defaultdict(list)
         for attrib_idx in self.attrib_indices:

@@ -6,6 +6,7 @@ A metric subclasses `MetricBase` and implements `_evaluate(Gs, Gs_kwargs, num_gp
 training loop does at every network snapshot.
 """
 
+import collections
 import hashlib
 import io
 import os
@@ -26,6 +27,7 @@ from training import misc
 # metric argument `feature_net_url=`.
 OFFICIAL_NETWORKS_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/metrics/"
 METRICS_DIR_ENV = "STYLEGAN2_METRICS_DIR"
+FEATURE_NET_RESOLUTION = 256  # The largest images the LPIPS network and the attribute classifiers are given.
 
 
 class MetricError(Exception):
@@ -74,12 +76,22 @@ def feature_net_identity(url):
         except (OSError, ValueError):
             local_path = None
     if local_path is not None and os.path.isfile(local_path):
-        digest = hashlib.md5()
-        with open(local_path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        return "%s md5=%s" % (url, digest.hexdigest())
+        return "%s md5=%s" % (url, dnnlib.util.file_md5(local_path))
     return url
+
+
+def downsample_for_feature_net(images, max_resolution=FEATURE_NET_RESOLUTION):
+    """Box-filter square images [N, C, H, W] (NumPy or TF) down by the integer factor H // max_resolution;
+    unchanged when that factor is 1 or less. Used on the images given to the LPIPS network (PPL, the
+    projector) and to the CelebA-HQ attribute classifiers (LS), which work on images of at most 256x256."""
+    _, channels, height, width = [int(d) for d in images.shape]
+    factor = height // max_resolution
+    if factor < 2:
+        return images
+    blocks = [-1, channels, height // factor, factor, width // factor, factor]
+    if isinstance(images, np.ndarray):
+        return images.reshape(blocks).mean(axis=(3, 5))
+    return tf.reduce_mean(tf.reshape(images, blocks), axis=[3, 5])
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -113,6 +125,32 @@ def clone_for_device(net, num_gpus, **overrides):
     return net.clone(**overrides)
 
 
+def on_each_gpu(num_gpus, build_tower):
+    """[build_tower() with /gpu:0 as the default device, ..., the same with /gpu:<num_gpus - 1>]."""
+    towers = []
+    for gpu_idx in range(num_gpus):
+        with tf.device("/gpu:%d" % gpu_idx):
+            towers.append(build_tower())
+    return towers
+
+
+def run_towers(towers, num_samples, minibatch_size, desc):
+    """Run the towers (one dict {key: tensor [N, ...]} per GPU, N * num_towers = minibatch_size) until
+    `num_samples` rows are in, with a progress bar; returns {key: array [num_samples, ...]}."""
+    pieces = collections.defaultdict(list)
+    bar = progress_bar(num_samples, desc)
+    num_done = 0
+    while num_done < num_samples:
+        for tower_result in tflib.run(towers):
+            for key, value in tower_result.items():
+                pieces[key].append(value)
+        num_new = min(minibatch_size, num_samples - num_done)
+        bar.update(num_new)
+        num_done += num_new
+    bar.close()
+    return {key: np.concatenate(values, axis=0)[:num_samples] for key, values in pieces.items()}
+
+
 def run_on_gpus(net, images, num_gpus):
     """net.run(images) split over `num_gpus` (the batch padded to a multiple of num_gpus, the padding dropped)."""
     num_images = images.shape[0]
@@ -127,14 +165,8 @@ class MetricBase:
 
     def __init__(self, name):
         self.name = name
-        self._dataset_obj = None
         self._label_size = 0  # Of the generator under evaluation.
-        self._network_pkl = None
-        self._data_dir = None
-        self._dataset_args = None
-        self._mirror_augment = None
-        self._results = []
-        self._eval_time = None
+        self._reset()  # The per-evaluation state, empty until `run`.
 
     def run(self, network_pkl, run_dir=None, data_dir=None, dataset_args=None, mirror_augment=None, num_gpus=1,
             tf_config=None, log_results=True, Gs_kwargs=dict(is_validation=True),  # pylint: disable=dangerous-default-value
@@ -342,21 +374,18 @@ class MetricBase:
         arrays = compute_func()
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        misc.write_file_atomically(cache_file, buffer.getvalue())
+        dnnlib.util.write_file_atomically(cache_file, buffer.getvalue())
         return arrays
 
     # Fakes.
 
     def _compute_fake_features(self, Gs, Gs_kwargs, feature_net, num_images, minibatch_per_gpu, num_gpus, desc):
         """Features [num_images, D] of generated images: Gs output -> uint8 -> feature_net, on each GPU."""
-        result_expr = []
-        for gpu_idx in range(num_gpus):
-            with tf.device("/gpu:%d" % gpu_idx):
-                Gs_clone = clone_for_device(Gs, num_gpus)
-                feature_net_clone = clone_for_device(feature_net, num_gpus)
-                images = self._generate_fakes_expr(Gs_clone, Gs_kwargs, minibatch_per_gpu)
-                images = tflib.convert_images_to_uint8(images)
-                result_expr.append(feature_net_clone.get_output_for(images))
+        def features_of_fakes():
+            images = self._generate_fakes_expr(clone_for_device(Gs, num_gpus), Gs_kwargs, minibatch_per_gpu)
+            return clone_for_device(feature_net, num_gpus).get_output_for(tflib.convert_images_to_uint8(images))
+
+        result_expr = on_each_gpu(num_gpus, features_of_fakes)
         features = np.empty([num_images] + feature_net.output_shape[1:], dtype=np.float32)
         minibatch_size = minibatch_per_gpu * num_gpus
         bar = progress_bar(num_images, desc)
@@ -380,23 +409,25 @@ class MetricGroup:
     """Several metrics run one after another; built from a list of `dict(func_name=..., **kwargs)`."""
 
     def __init__(self, metric_kwarg_list):
-        self.metrics = [dnnlib.util.call_func_by_name(**kwargs) for kwargs in metric_kwarg_list]
+        self.metrics = []
+        for kwargs in metric_kwarg_list:
+            self.metrics.append(dnnlib.util.call_func_by_name(**kwargs))
+
+    def _call_each(self, method, *args, **kwargs):
+        return [getattr(metric, method)(*args, **kwargs) for metric in self.metrics]
 
     def run(self, *args, **kwargs):
-        for metric in self.metrics:
-            metric.run(*args, **kwargs)
+        self._call_each("run", *args, **kwargs)
 
     def get_result_str(self):
-        return " ".join(metric.get_result_str() for metric in self.metrics)
+        return " ".join(self._call_each("get_result_str"))
 
     def update_autosummaries(self):
-        for metric in self.metrics:
-            metric.update_autosummaries()
+        self._call_each("update_autosummaries")
 
 
 class DummyMetric(MetricBase):
     """Reports 0.0: a stand-in to test the machinery around metrics."""
 
-    def _evaluate(self, Gs, Gs_kwargs, num_gpus):
-        del Gs, Gs_kwargs, num_gpus
+    def _evaluate(self, *unused_args, **unused_kwargs):
         self._report_result(0.0)

@@ -34,7 +34,8 @@ def path_length(distances):
 
 def normalize(v):
     """Scale the vectors along the last axis to unit length."""
-    return v / tf.sqrt(tf.reduce_sum(tf.square(v), axis=-1, keepdims=True))
+    length = tf.sqrt(tf.reduce_sum(tf.square(v), axis=-1, keepdims=True))
+    return v / length
 
 
 def slerp(a, b, t):
@@ -45,6 +46,12 @@ def slerp(a, b, t):
     angle = t * tf.math.acos(cos_angle)
     ortho = normalize(b - cos_angle * a)  # Unit vector orthogonal to a in the plane of a and b.
     return normalize(a * tf.math.cos(angle) + ortho * tf.math.sin(angle))
+
+
+def interleave(first, second):
+    """Two batches [N, ...] -> one [2N, ...] ordered first[0], second[0], first[1], second[1], ..."""
+    pairs = tf.stack([first, second], axis=1)
+    return tf.reshape(pairs, [-1] + first.shape.as_list()[1:])
 
 
 class PPL(metric_base.MetricBase):
@@ -61,74 +68,57 @@ class PPL(metric_base.MetricBase):
         if sampling not in ("full", "end"):
             raise ValueError("PPL sampling must be 'full' or 'end', got %r" % (sampling,))
         super().__init__(**kwargs)
-        self.num_samples = num_samples
+        self.space, self.sampling, self.crop = space, sampling, crop
+        self.num_samples, self.minibatch_per_gpu = num_samples, minibatch_per_gpu
         self.epsilon = epsilon
-        self.space = space
-        self.sampling = sampling
-        self.crop = crop
-        self.minibatch_per_gpu = minibatch_per_gpu
         self.Gs_overrides = dict(Gs_overrides or {})
         self.feature_net_url = feature_net_url
 
+    def _path_points(self, Gs_clone, Gs_kwargs):
+        """dlatents [2N, L, C] (N = minibatch_per_gpu): rows 2i and 2i + 1 lie at t_i and t_i + epsilon on
+        the path between two random latents (slerp in Z, lerp in W)."""
+        num_paths = self.minibatch_per_gpu
+        mapping = Gs_clone.components.mapping
+        ends = tf.random_normal([num_paths * 2] + Gs_clone.input_shape[1:])  # Path i runs from row 2i to 2i + 1.
+        t = tf.random_uniform([num_paths], 0.0, 1.0 if self.sampling == "full" else 0.0)[:, np.newaxis]
+        labels = tf.reshape(tf.tile(self._get_random_labels_tf(num_paths), [1, 2]), [num_paths * 2, -1])
+        if self.space == "z":
+            near = slerp(ends[0::2], ends[1::2], t)
+            far = slerp(ends[0::2], ends[1::2], t + self.epsilon)
+            return mapping.get_output_for(interleave(near, far), labels, **Gs_kwargs)
+        w_ends = tf.cast(mapping.get_output_for(ends, labels, **Gs_kwargs), tf.float32)
+        t = t[:, :, np.newaxis]
+        near = tflib.lerp(w_ends[0::2], w_ends[1::2], t)
+        far = tflib.lerp(w_ends[0::2], w_ends[1::2], t + self.epsilon)
+        return interleave(near, far)
+
     def _distance_expr(self, Gs_clone, distance_measure, Gs_kwargs):
         """Scaled LPIPS distances [minibatch_per_gpu] of one minibatch of interpolation pairs."""
-        mb = self.minibatch_per_gpu
-        noise_vars = [var for name, var in Gs_clone.components.synthesis.vars.items() if name.startswith("noise")]
-
-        # Pairs of random latents (rows 0::2 and 1::2) and interpolation positions.
-        lat_t01 = tf.random_normal([mb * 2] + Gs_clone.input_shape[1:])
-        lerp_t = tf.random_uniform([mb], 0.0, 1.0 if self.sampling == "full" else 0.0)
-        labels = tf.reshape(tf.tile(self._get_random_labels_tf(mb), [1, 2]), [mb * 2, -1])
-
-        if self.space == "w":
-            dlat_t01 = tf.cast(Gs_clone.components.mapping.get_output_for(lat_t01, labels, **Gs_kwargs), tf.float32)
-            dlat_t0, dlat_t1 = dlat_t01[0::2], dlat_t01[1::2]
-            dlat_e0 = tflib.lerp(dlat_t0, dlat_t1, lerp_t[:, np.newaxis, np.newaxis])
-            dlat_e1 = tflib.lerp(dlat_t0, dlat_t1, lerp_t[:, np.newaxis, np.newaxis] + self.epsilon)
-            dlat_e01 = tf.reshape(tf.stack([dlat_e0, dlat_e1], axis=1), [-1] + dlat_t01.shape.as_list()[1:])
-        else:
-            lat_t0, lat_t1 = lat_t01[0::2], lat_t01[1::2]
-            lat_e0 = slerp(lat_t0, lat_t1, lerp_t[:, np.newaxis])
-            lat_e1 = slerp(lat_t0, lat_t1, lerp_t[:, np.newaxis] + self.epsilon)
-            lat_e01 = tf.reshape(tf.stack([lat_e0, lat_e1], axis=1), [-1] + lat_t01.shape.as_list()[1:])
-            dlat_e01 = Gs_clone.components.mapping.get_output_for(lat_e01, labels, **Gs_kwargs)
-
-        # Fresh noise per minibatch (re-initialised noise variables), the same for both images of a pair.
-        with tf.control_dependencies([var.initializer for var in noise_vars]):
-            images = Gs_clone.components.synthesis.get_output_for(dlat_e01, randomize_noise=False, **Gs_kwargs)
-            images = tf.cast(images, tf.float32)
-
+        synthesis = Gs_clone.components.synthesis
+        dlatents = self._path_points(Gs_clone, Gs_kwargs)
+        # Running the noise variables' initializers first draws new noise for every minibatch; both images of
+        # a pair are made in the same run, so they share it.
+        noise_inits = [var.initializer for name, var in synthesis.vars.items() if name.startswith("noise")]
+        with tf.control_dependencies(noise_inits):
+            images = tf.cast(synthesis.get_output_for(dlatents, randomize_noise=False, **Gs_kwargs), tf.float32)
         if self.crop:
-            c = images.shape.as_list()[2] // 8
-            images = images[:, :, c * 3:c * 7, c * 2:c * 6]
-
-        # Box-downsample to 256x256 if larger: the perceptual network was made for 224x224 images.
-        _, channels, height, width = images.shape.as_list()
-        factor = height // 256
-        if factor > 1:
-            images = tf.reshape(images, [-1, channels, height // factor, factor, width // factor, factor])
-            images = tf.reduce_mean(images, axis=[3, 5])
-
-        images = (images + 1) * (255 / 2)  # [-1, 1] -> [0, 255], as the perceptual network expects.
-        img_e0, img_e1 = images[0::2], images[1::2]
-        return distance_measure.get_output_for(img_e0, img_e1) * (1 / self.epsilon ** 2)
+            eighth = images.shape.as_list()[2] // 8
+            images = images[:, :, eighth * 3:eighth * 7, eighth * 2:eighth * 6]
+        images = metric_base.downsample_for_feature_net(images)
+        images = (images + 1) * (255 / 2)  # The LPIPS network takes [0, 255].
+        distances = distance_measure.get_output_for(images[0::2], images[1::2])
+        return distances * (1 / self.epsilon ** 2)
 
     def _evaluate(self, Gs, Gs_kwargs, num_gpus):
-        url = metric_base.feature_net_url(FEATURE_NET_FILE, self.feature_net_url)
-        distance_measure = metric_base.load_feature_net(url)
-        minibatch_size = num_gpus * self.minibatch_per_gpu
+        lpips = metric_base.load_feature_net(metric_base.feature_net_url(FEATURE_NET_FILE, self.feature_net_url))
 
-        distance_expr = []
-        for gpu_idx in range(num_gpus):
-            with tf.device("/gpu:%d" % gpu_idx):
-                Gs_clone = Gs.clone(**self.Gs_overrides)  # Always a clone: the overrides change how it is built.
-                distance_expr.append(self._distance_expr(Gs_clone, metric_base.clone_for_device(distance_measure, num_gpus), Gs_kwargs))
+        def tower():
+            # Always a clone, also on one GPU: the overrides change how the generator is built.
+            generator = Gs.clone(**self.Gs_overrides)
+            lpips_here = metric_base.clone_for_device(lpips, num_gpus)
+            return dict(distances=self._distance_expr(generator, lpips_here, Gs_kwargs))
 
-        all_distances = []
-        bar = metric_base.progress_bar(self.num_samples, "%s samples" % self.name)
-        for begin in range(0, self.num_samples, minibatch_size):
-            all_distances += tflib.run(distance_expr)
-            bar.update(min(minibatch_size, self.num_samples - begin))
-        bar.close()
-        all_distances = np.concatenate(all_distances, axis=0)[:self.num_samples]
-        self._report_result(float(path_length(all_distances)))
+        towers = metric_base.on_each_gpu(num_gpus, tower)
+        samples = metric_base.run_towers(towers, self.num_samples, num_gpus * self.minibatch_per_gpu,
+                                         "%s samples" % self.name)
+        self._report_result(float(path_length(samples["distances"])))

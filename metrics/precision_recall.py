@@ -107,11 +107,9 @@ class PR(metric_base.MetricBase):
     def __init__(self, num_images, nhood_size, minibatch_per_gpu, row_batch_size, col_batch_size, num_reals=None,
                  max_reals=None, feature_net_url=None, **kwargs):
         super().__init__(**kwargs)
-        self.num_images = num_images
+        self.num_images, self.minibatch_per_gpu = num_images, minibatch_per_gpu
         self.nhood_size = nhood_size
-        self.minibatch_per_gpu = minibatch_per_gpu
-        self.row_batch_size = row_batch_size
-        self.col_batch_size = col_batch_size
+        self.row_batch_size, self.col_batch_size = row_batch_size, col_batch_size
         self.num_reals = num_reals if num_reals is not None else num_images
         self.max_reals = max_reals
         self.feature_net_url = feature_net_url

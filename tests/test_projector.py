@@ -13,6 +13,7 @@ import tensorflow.compat.v1 as tf
 import dnnlib
 import dnnlib.tflib as tflib
 import projector
+from metrics import metric_base
 from training import misc
 from conftest import reference_dir
 from reference_nets import assign_vars, load_meta
@@ -289,7 +290,7 @@ def test_w_plus_optimises_one_w_per_layer(tiny):
     proj = projector.Projector(distance_net=tiny.distance, dlatent_avg_samples=500, w_plus=True, clone_net=False,
                                num_steps=40)
     proj.set_network(tiny.Gs)
-    assert proj._dlatents_var.shape.as_list() == [1, 6, 32]
+    assert proj._graph.dlatents_var.shape.as_list() == [1, 6, 32]
     result = proj.run(_generated_target(tiny.Gs, 6))
     per_layer_spread = np.abs(result.dlatents - result.dlatents[:, :1]).max(axis=2)[0]
     assert np.all(per_layer_spread[1:] > 1e-3), per_layer_spread
@@ -309,12 +310,12 @@ def test_grayscale_network(sess, reference, module_dir):
 
 def test_downsampling_to_256():
     images = np.random.RandomState(0).rand(2, 3, 1024, 1024).astype(np.float32)
-    small = projector.downsample_to(images, 256)
+    small = metric_base.downsample_for_feature_net(images, 256)
     assert small.shape == (2, 3, 256, 256)
     np.testing.assert_allclose(small[1, 2, 10, 20], images[1, 2, 40:44, 80:84].mean(), rtol=1e-5)
-    np.testing.assert_array_equal(projector.downsample_to(images[:, :, :256, :256], 256), images[:, :, :256, :256])
+    np.testing.assert_array_equal(metric_base.downsample_for_feature_net(images[:, :, :256, :256], 256), images[:, :, :256, :256])
     with tf.Graph().as_default(), tf.Session() as session:
-        small_tf = session.run(projector.downsample_to(tf.constant(images[:, :, :512, :512]), 256))
+        small_tf = session.run(metric_base.downsample_for_feature_net(tf.constant(images[:, :, :512, :512]), 256))
     np.testing.assert_allclose(small_tf, images[:, :, :512, :512].reshape(2, 3, 256, 2, 256, 2).mean(axis=(3, 5)),
                                rtol=1e-5, atol=1e-6)
 
@@ -325,17 +326,17 @@ def test_images_larger_than_the_distance_resolution_are_downsampled(tiny, monkey
     monkeypatch.setattr(projector, "LPIPS_RESOLUTION", 8)
     proj = projector.Projector(distance_net=tiny.distance, dlatent_avg_samples=100, clone_net=False, num_steps=2)
     proj.set_network(tiny.Gs)
-    assert proj._target_images_var.shape.as_list() == [1, 3, 8, 8]
+    assert proj._graph.target_images_var.shape.as_list() == [1, 3, 8, 8]
     target = np.random.RandomState(1).uniform(-1, 1, [1, 3, 16, 16]).astype(np.float32)
     proj.start(target)
     expected = ((target + 1) * 127.5).reshape(1, 3, 8, 2, 8, 2).mean(axis=(3, 5))
-    np.testing.assert_allclose(tflib.run(proj._target_images_var), expected, rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(tflib.run(proj._graph.target_images_var), expected, rtol=1e-5, atol=1e-3)
     # The distance compares the box-downsampled image [0, 255] with that target.
     images = proj.get_images()
     assert images.shape == (1, 3, 16, 16)
     images_small = ((images + 1) * 127.5).reshape(1, 3, 8, 2, 8, 2).mean(axis=(3, 5))
     expected_distance = tiny.distance.run(images_small, expected)
-    np.testing.assert_allclose(tflib.run(proj._dist, {proj._noise_in: 0}), expected_distance, rtol=1e-4)
+    np.testing.assert_allclose(tflib.run(proj._graph.dist, {proj._graph.noise_in: 0}), expected_distance, rtol=1e-4)
     assert expected_distance[0] > 0.01
 
 

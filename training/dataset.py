@@ -91,6 +91,60 @@ def find_label_file(tfrecord_dir, label_file=None):
     return label_file
 
 
+def read_levels(tfrecord_dir, resolution=None):
+    """The levels of detail of a dataset directory: EasyDict(files, shapes [C, H, W] of their first records,
+    lods (0 = `resolution`, 1 = half of it, ...; negative for levels above it), resolution, channels).
+
+    resolution: the full resolution to use (default: the largest level found).
+    """
+    files = list_tfrecord_files(tfrecord_dir)
+    shapes = [read_first_shape(path) for path in files]
+    for path, shape in zip(files, shapes):
+        if len(shape) != 3 or shape[1] != shape[2]:
+            raise DatasetError('"%s" holds images of shape %s; expected square [C, H, W]' % (path, list(shape)))
+    largest = max(shapes, key=np.prod)
+    for path, shape in zip(files, shapes):
+        if shape[0] != largest[0]:
+            raise DatasetError('"%s" has %d channels; the other levels have %d' % (path, shape[0], largest[0]))
+    full = int(resolution) if resolution is not None else int(largest[1])
+    full_log2 = int(np.log2(full))
+    if full != 2 ** full_log2 or full < 4:
+        raise DatasetError("resolution %d of %s is not a power of two >= 4" % (full, tfrecord_dir))
+    lods = []
+    for path, shape in zip(files, shapes):
+        lod = full_log2 - int(np.log2(shape[1]))
+        if shape[1] * 2 ** lod != full:
+            raise DatasetError('"%s" has resolution %d, which is no level of detail of %d' % (path, shape[1], full))
+        lods.append(lod)
+    missing = [full // 2 ** lod for lod in range(full_log2 - 1) if lod not in lods]
+    if missing:
+        raise DatasetError("dataset %s lacks the levels of resolution %s (one .tfrecords file per level "
+                           "from %d down to 4 is needed)" % (tfrecord_dir, missing, full))
+    return dnnlib.EasyDict(files=files, shapes=shapes, lods=lods, resolution=full, channels=int(largest[0]))
+
+
+def level_records(path, labels, item_bytes, max_images, repeat, shuffle_mb, prefetch_mb, buffer_mb, num_threads,
+                  num_shards, shard_index):
+    """The tf.data pipeline of one level: (image uint8 [C, H, W], label) pairs, not yet batched.
+
+    labels: a tf.data.Dataset of label rows, paired with the records in order (before sharding and
+    shuffling, so that an image keeps its label). The options are those of `TFRecordDataset`.
+    """
+    records = tf.data.TFRecordDataset(path, compression_type="", buffer_size=buffer_mb << 20)
+    if max_images is not None:
+        records = records.take(max_images)
+    pairs = tf.data.Dataset.zip((records.map(parse_tfrecord_tf, num_parallel_calls=num_threads), labels))
+    if num_shards > 1:
+        pairs = pairs.shard(num_shards, shard_index)
+    if shuffle_mb > 0:
+        pairs = pairs.shuffle(_items_in_mb(shuffle_mb, item_bytes))
+    if repeat:
+        pairs = pairs.repeat()
+    if prefetch_mb > 0:
+        pairs = pairs.prefetch(_items_in_mb(prefetch_mb, item_bytes))
+    return pairs
+
+
 # ----------------------------------------------------------------------------------------------------
 # The training reader.
 
@@ -123,103 +177,64 @@ class TFRecordDataset:
         if not (isinstance(num_shards, (int, np.integer)) and num_shards >= 1 and 0 <= shard_index < num_shards):
             raise DatasetError("shard_index %r must be in [0, num_shards %r)" % (shard_index, num_shards))
         self.tfrecord_dir = tfrecord_dir
-        self.resolution = None
-        self.resolution_log2 = None
-        self.shape = []           # [C, H, W] at full resolution
         self.dtype = "uint8"
         self.dynamic_range = [0, 255]
-        self.label_file = None
-        self.label_size = None
-        self.label_dtype = None
-        self._np_labels = None
-        self._tf_minibatch_in = None
-        self._tf_labels_var = None
-        self._tf_labels_dataset = None
-        self._tf_datasets = dict()   # lod -> tf.data.Dataset
-        self._tf_iterator = None
-        self._tf_init_ops = dict()   # lod -> iterator initializer
-        self._tf_minibatch_np = None
-        self._cur_minibatch = -1
-        self._cur_lod = -1
-
-        # Shapes of the levels, from the first record of every file.
-        tfr_files = list_tfrecord_files(tfrecord_dir)
-        tfr_shapes = [read_first_shape(path) for path in tfr_files]
-        for path, shape in zip(tfr_files, tfr_shapes):
-            if len(shape) != 3 or shape[1] != shape[2]:
-                raise DatasetError('"%s" holds images of shape %s; expected square [C, H, W]' % (path, list(shape)))
-        max_shape = max(tfr_shapes, key=np.prod)
-        for path, shape in zip(tfr_files, tfr_shapes):
-            if shape[0] != max_shape[0]:
-                raise DatasetError('"%s" has %d channels; the other levels have %d' % (path, shape[0], max_shape[0]))
-
-        self.resolution = int(resolution) if resolution is not None else int(max_shape[1])
-        self.resolution_log2 = int(np.log2(self.resolution))
-        if self.resolution != 2 ** self.resolution_log2 or self.resolution < 4:
-            raise DatasetError("resolution %d of %s is not a power of two >= 4" % (self.resolution, tfrecord_dir))
-        self.shape = [int(max_shape[0]), self.resolution, self.resolution]
-
-        tfr_lods = []
-        for path, shape in zip(tfr_files, tfr_shapes):
-            lod = self.resolution_log2 - int(np.log2(shape[1]))
-            if shape[1] * 2 ** lod != self.resolution:
-                raise DatasetError('"%s" has resolution %d, which is no level of detail of %d'
-                                   % (path, shape[1], self.resolution))
-            tfr_lods.append(lod)
-        missing = [self.resolution // 2 ** lod for lod in range(self.resolution_log2 - 1) if lod not in tfr_lods]
-        if missing:
-            raise DatasetError("dataset %s lacks the levels of resolution %s (one .tfrecords file per level "
-                               "from %d down to 4 is needed)" % (tfrecord_dir, missing, self.resolution))
-
-        # Labels: a [2^30, 0] array when there are none, so that zipping never runs out.
-        if not (max_label_size == "full" or (isinstance(max_label_size, (int, np.integer)) and max_label_size >= 0)):
-            raise DatasetError("max_label_size must be 'full' or an int >= 0, got %r" % (max_label_size,))
-        self._np_labels = np.zeros([1 << 30, 0], dtype=np.float32)
-        if label_file is None or max_label_size != 0:
-            self.label_file = find_label_file(tfrecord_dir, label_file)
-        if self.label_file is not None and max_label_size != 0:
-            self._np_labels = self._load_labels(self.label_file, tfr_files, tfr_lods, max_images)
-        if max_label_size != "full" and self._np_labels.shape[1] > max_label_size:
-            self._np_labels = self._np_labels[:, :max_label_size]
-        if max_images is not None and self._np_labels.shape[0] > max_images:
-            self._np_labels = self._np_labels[:max_images]
+        levels = read_levels(tfrecord_dir, resolution)
+        self.resolution = levels.resolution
+        self.resolution_log2 = int(np.log2(levels.resolution))
+        self.shape = [levels.channels, levels.resolution, levels.resolution]  # At full resolution.
+        self._np_labels = self._label_array(label_file, max_label_size, max_images, levels)
         self.label_size = int(self._np_labels.shape[1])
         self.label_dtype = self._np_labels.dtype.name
-
-        # One input pipeline per level, all feeding one reinitializable iterator.
+        self._configured = None  # (minibatch size, lod) the iterator was last initialised for.
+        self._next_minibatch = None  # The get_next op of get_minibatch_np.
+        read_options = dict(max_images=max_images, repeat=repeat, shuffle_mb=shuffle_mb, prefetch_mb=prefetch_mb,
+                            buffer_mb=buffer_mb, num_threads=num_threads, num_shards=num_shards,
+                            shard_index=shard_index)
         with tf.name_scope("Dataset"), tf.device("/cpu:0"):
-            self._tf_minibatch_in = tf.placeholder(tf.int64, name="minibatch_in", shape=[])
-            if self.label_size > 0:
-                self._tf_labels_var = tflib.create_var_with_large_initial_value(self._np_labels, name="labels_var")
-                self._tf_labels_dataset = tf.data.Dataset.from_tensor_slices(self._tf_labels_var)
-            else:
-                # Endless zero-width labels. (Slicing a [2^30, 0] variable costs about a second per
-                # iterator initialisation in TF 2.x.)
-                self._tf_labels_dataset = tf.data.Dataset.from_tensors(tf.zeros([0], tf.float32)).repeat()
-            for tfr_file, tfr_shape, tfr_lod in zip(tfr_files, tfr_shapes, tfr_lods):
-                if tfr_lod < 0:
-                    continue  # larger than the requested resolution
-                dset = tf.data.TFRecordDataset(tfr_file, compression_type="", buffer_size=buffer_mb << 20)
-                if max_images is not None:
-                    dset = dset.take(max_images)
-                dset = dset.map(parse_tfrecord_tf, num_parallel_calls=num_threads)
-                dset = tf.data.Dataset.zip((dset, self._tf_labels_dataset))
-                if num_shards > 1:
-                    dset = dset.shard(num_shards, shard_index)
-                bytes_per_item = int(np.prod(tfr_shape)) * np.dtype(self.dtype).itemsize
-                if shuffle_mb > 0:
-                    dset = dset.shuffle(_items_in_mb(shuffle_mb, bytes_per_item))
-                if repeat:
-                    dset = dset.repeat()
-                if prefetch_mb > 0:
-                    dset = dset.prefetch(_items_in_mb(prefetch_mb, bytes_per_item))
-                dset = dset.batch(self._tf_minibatch_in)
-                self._tf_datasets[tfr_lod] = dset
-            first = self._tf_datasets[0]
-            self._tf_iterator = tf.data.Iterator.from_structure(
-                tf.data.get_output_types(first), tf.data.get_output_shapes(first))
-            self._tf_init_ops = {lod: self._tf_iterator.make_initializer(dset)
-                                 for lod, dset in self._tf_datasets.items()}
+            self._build_pipelines(levels, read_options)
+
+    def _label_array(self, label_file, max_label_size, max_images, levels):
+        """Sets `label_file`; the labels [rows, label_size] to use, with zero columns when there are none."""
+        if not (max_label_size == "full" or (isinstance(max_label_size, (int, np.integer)) and max_label_size >= 0)):
+            raise DatasetError("max_label_size must be 'full' or an int >= 0, got %r" % (max_label_size,))
+        self.label_file = None
+        if label_file is None or max_label_size != 0:
+            self.label_file = find_label_file(self.tfrecord_dir, label_file)
+        if self.label_file is None or max_label_size == 0:
+            # 2^30 rows, so that pairing the records with label rows never runs out of rows.
+            return np.zeros([1 << 30, 0], dtype=np.float32)
+        labels = self._load_labels(self.label_file, levels.files, levels.lods, max_images)
+        num_rows, num_columns = labels.shape
+        if max_label_size != "full":
+            num_columns = min(num_columns, max_label_size)
+        if max_images is not None:
+            num_rows = min(num_rows, max_images)
+        return labels[:num_rows, :num_columns]
+
+    def _build_pipelines(self, levels, read_options):
+        """One tf.data pipeline per level (lod >= 0), all feeding one reinitializable iterator."""
+        self._tf_minibatch_in = tf.placeholder(tf.int64, name="minibatch_in", shape=[])
+        self._tf_labels_var = None
+        if self.label_size > 0:
+            self._tf_labels_var = tflib.create_var_with_large_initial_value(self._np_labels, name="labels_var")
+            labels = tf.data.Dataset.from_tensor_slices(self._tf_labels_var)
+        else:
+            # Endless zero-width labels: slicing the [2^30, 0] array instead would cost about a second at
+            # every iterator initialisation in TF 2.x.
+            labels = tf.data.Dataset.from_tensors(tf.zeros([0], tf.float32)).repeat()
+        self._tf_datasets = {}  # lod -> tf.data.Dataset
+        for path, shape, lod in zip(levels.files, levels.shapes, levels.lods):
+            if lod >= 0:  # Levels above the requested resolution are not read.
+                item_bytes = int(np.prod(shape)) * np.dtype(self.dtype).itemsize
+                records = level_records(path, labels, item_bytes, **read_options)
+                self._tf_datasets[lod] = records.batch(self._tf_minibatch_in)
+        first = self._tf_datasets[0]
+        self._tf_iterator = tf.data.Iterator.from_structure(tf.data.get_output_types(first),
+                                                            tf.data.get_output_shapes(first))
+        self._tf_init_ops = {}  # lod -> iterator initializer
+        for lod, dset in self._tf_datasets.items():
+            self._tf_init_ops[lod] = self._tf_iterator.make_initializer(dset)
 
     @staticmethod
     def _load_labels(label_file, tfr_files, tfr_lods, max_images):
@@ -258,37 +273,37 @@ class TFRecordDataset:
             raise ValueError("minibatch_size must be >= 1, got %r" % (minibatch_size,))
         if lod not in self._tf_datasets:
             raise ValueError("lod %d is not available; this dataset has lods %s" % (lod, sorted(self._tf_datasets)))
-        if self._cur_minibatch != minibatch_size or self._cur_lod != lod:
+        if self._configured != (minibatch_size, lod):
             self._tf_init_ops[lod].run({self._tf_minibatch_in: minibatch_size})
-            self._cur_minibatch = minibatch_size
-            self._cur_lod = lod
+            self._configured = (minibatch_size, lod)
+
+    def get_minibatch_np(self, minibatch_size, lod=0):
+        """The next minibatch as NumPy arrays (images, labels); raises tf.errors.OutOfRangeError at the end."""
+        self.configure(minibatch_size, lod)
+        if self._next_minibatch is None:  # One get_next op, made on first use.
+            with tf.name_scope("Dataset"):
+                self._next_minibatch = self._tf_iterator.get_next()
+        return tflib.run(self._next_minibatch)
 
     def get_minibatch_tf(self):
         """Graph expressions (images uint8 [N, C, H, W], labels [N, label_size]) of the next minibatch."""
         return self._tf_iterator.get_next()
 
-    def get_minibatch_np(self, minibatch_size, lod=0):
-        """The next minibatch as NumPy arrays (images, labels); raises tf.errors.OutOfRangeError at the end."""
-        self.configure(minibatch_size, lod)
-        with tf.name_scope("Dataset"):
-            if self._tf_minibatch_np is None:
-                self._tf_minibatch_np = self.get_minibatch_tf()
-            return tflib.run(self._tf_minibatch_np)
-
     def get_random_labels_tf(self, minibatch_size):
         """Graph expression of `minibatch_size` labels drawn uniformly from the dataset's rows."""
         with tf.name_scope("Dataset"):
-            if self.label_size > 0:
-                with tf.device("/cpu:0"):
-                    indices = tf.random_uniform([minibatch_size], 0, self._np_labels.shape[0], dtype=tf.int32)
-                    return tf.gather(self._tf_labels_var, indices)
-            return tf.zeros([minibatch_size, 0], self.label_dtype)
+            if self.label_size == 0:
+                return tf.zeros([minibatch_size, 0], self.label_dtype)
+            with tf.device("/cpu:0"):
+                rows = tf.random_uniform([minibatch_size], 0, self._np_labels.shape[0], dtype=tf.int32)
+                return tf.gather(self._tf_labels_var, rows)
 
     def get_random_labels_np(self, minibatch_size):
         """`minibatch_size` labels drawn uniformly (NumPy's global RNG) from the dataset's rows."""
-        if self.label_size > 0:
-            return self._np_labels[np.random.randint(self._np_labels.shape[0], size=[minibatch_size])]
-        return np.zeros([minibatch_size, 0], self.label_dtype)
+        if self.label_size == 0:
+            return np.zeros([minibatch_size, 0], self.label_dtype)
+        rows = np.random.randint(self._np_labels.shape[0], size=[minibatch_size])
+        return self._np_labels[rows]
 
 
 def _items_in_mb(mb, bytes_per_item):
