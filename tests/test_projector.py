@@ -1,5 +1,5 @@
 """projector.Projector on the official tiny reference generator with a small stand-in distance network:
-SPEC section 10's schedules and W statistics, the noise regularizer and renormalisation, and that
+the projector's schedules and W statistics, the noise regularizer and renormalisation, and that
 projecting an image the network generated converges."""
 
 import importlib
@@ -121,7 +121,7 @@ def _generated_target(Gs, seed):
 
 
 # ------------------------------------------------------------------------------------------------------
-# Schedules, computed here from SPEC section 10's formulas.
+# Schedules, computed here from the projector's formulas.
 
 def _spec_learning_rate(t):
     ramp = min(1.0, (1.0 - t) / 0.25)
@@ -196,7 +196,7 @@ def test_steps_feed_the_scheduled_values_and_w_statistics(tiny):
 
 
 def _autocorrelation_penalty(noise):
-    """SPEC section 10 step 5 for one [1, 1, H, W] map, in NumPy."""
+    """The noise regulariser for one [1, 1, H, W] map, in NumPy."""
     total = 0.0
     v = noise.astype(np.float64)
     while True:
