@@ -42,7 +42,7 @@ class _NoLabels:
 
 
 def _memory_device():
-    return "GPU:0" if tf.config.experimental.list_physical_devices("GPU") else "CPU:0"
+    return "GPU:0" if tflib.tfutil.has_gpu() else "CPU:0"
 
 
 def measure(config_id, resolution, minibatch_gpu):

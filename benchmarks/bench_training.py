@@ -66,7 +66,7 @@ def main():
     parser.add_argument("--num-gpus", type=int, default=1)
     args = parser.parse_args()
 
-    device = "GPU" if tf.config.experimental.list_physical_devices("GPU") else "CPU (%d cores)" % os.cpu_count()
+    device = "GPU" if tflib.tfutil.has_gpu() else "CPU (%d cores)" % os.cpu_count()
     print("device: %s, TF %s, config %s, minibatch %d (%d per tower), %d tower(s)"
           % (device, tf.__version__, args.config, args.minibatch, args.minibatch_gpu, args.num_gpus))
     work_dir = tempfile.mkdtemp(prefix="bench_training_")
