@@ -210,7 +210,7 @@ def find_resume_pkl(result_dir, run_desc):
     run_dirs = [d for d in glob.glob(os.path.join(result_dir, "*-" + run_desc)) if os.path.isdir(d)
                 and re.match(r"^\d+-", os.path.basename(d))]
     run_dirs = sorted(run_dirs, key=lambda d: int(os.path.basename(d).split("-")[0]), reverse=True)
-    from training.training_loop import find_latest_snapshot  # pylint: disable=import-outside-toplevel
+    from training.resume import find_latest_snapshot  # pylint: disable=import-outside-toplevel
     for run_dir in run_dirs:
         pkl = find_latest_snapshot(run_dir)
         if pkl is not None:
@@ -342,7 +342,7 @@ def main(argv=None):
         if args.worker_hosts is not None:
             if args.worker_index is None:
                 raise UsageError("--worker-hosts: needs --worker-index")
-            from training.training_loop import parse_worker_hosts  # pylint: disable=import-outside-toplevel
+            from training.distributed import parse_worker_hosts  # pylint: disable=import-outside-toplevel
             try:
                 worker_hosts = parse_worker_hosts(args.worker_hosts)
             except ValueError as e:

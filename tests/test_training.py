@@ -19,6 +19,7 @@ import dataset_tool
 import run_training
 from training import loss
 from training import misc
+from training import resume
 from training import training_loop as tl
 
 from conftest import make_session
@@ -140,7 +141,7 @@ def test_snapshot_grid_sizes():
 
 
 def test_step_seeded_random_ops_repeat_per_step_and_differ_between_steps(sess):
-    ops = tl.StepSeededRandomOps(base_seed=7)
+    ops = resume.StepSeededRandomOps(base_seed=7)
     with ops.active():
         a = tf.random_normal([3])
         b = tf.random_uniform([2], 1, 5, dtype=tf.int32)
@@ -427,7 +428,7 @@ def test_resume_latest_picks_newest_run_and_snapshot_with_state(tmp_path):
         for name in files:
             (tmp_path / run / name).write_bytes(b"")
     assert run_training.find_resume_pkl(str(tmp_path), desc) == str(tmp_path / ("00001-" + desc) / "network-snapshot-000008.pkl")
-    assert tl.find_latest_snapshot(str(tmp_path / "00002-stylegan2-tiny-1gpu-config-e")).endswith("000020.pkl")
+    assert resume.find_latest_snapshot(str(tmp_path / "00002-stylegan2-tiny-1gpu-config-e")).endswith("000020.pkl")
 
 
 @pytest.mark.slow_on_tf1  # training runs: minutes each on TF 1.15 with 2 cores
