@@ -133,9 +133,10 @@ def build_training_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, to
                   metric_arg_list=[metric_defaults[name] for name in metrics], tf_config={"rnd.np_random_seed": 1000})
 
     gpus = "%dx%dgpu" % (num_workers, num_gpus) if num_workers > 1 else "%dgpu" % num_gpus
+    desc = ["stylegan2", dataset] + (["cond"] if cond else []) + [gpus, config_id]
     kwargs.submit_config = dnnlib.SubmitConfig()
     kwargs.submit_config.update(num_gpus=num_gpus, submit_target=dnnlib.SubmitTarget.LOCAL, run_dir_root=result_dir,
-                                run_desc="-".join(["stylegan2", dataset] + (["cond"] if cond else []) + [gpus, config_id]))
+                                run_desc="-".join(desc))
     kwargs.submit_config.local.do_not_copy_source_files = True
     return kwargs
 

@@ -137,7 +137,8 @@ class _TrainingGraph:
             multiplier = self.minibatch_size_in // (self.minibatch_gpu_in * num_towers)
             self.Gs_beta = 0.0
             if args.G_smoothing_kimg > 0.0:
-                self.Gs_beta = 0.5 ** tf.div(tf.cast(self.minibatch_size_in, tf.float32), args.G_smoothing_kimg * 1000.0)
+                half_lives = tf.div(tf.cast(self.minibatch_size_in, tf.float32), args.G_smoothing_kimg * 1000.0)
+                self.Gs_beta = 0.5 ** half_lives
         opt_args = {}
         for net, lrate_in, interval in [("G", self.G_lrate_in, args.G_reg_interval),
                                         ("D", self.D_lrate_in, args.D_reg_interval)]:
@@ -153,7 +154,8 @@ class _TrainingGraph:
         for name in ["RegG", "RegD"]:
             self.opt[name] = tflib.Optimizer(name=name, share=self.opt["Train" + name[-1]], **opt_args[name[-1]])
         sched = args.sched_args
-        self.max_minibatch_gpu = max([sched.get("minibatch_gpu_base", 4)] + list(sched.get("minibatch_gpu_dict", {}).values()))
+        per_gpu = [sched.get("minibatch_gpu_base", 4)] + list(sched.get("minibatch_gpu_dict", {}).values())
+        self.max_minibatch_gpu = max(per_gpu)  # The size of the tower data buffers.
         self.fetch_ops, self.shadow_nets, self.losses = [], [], {"G": [], "D": []}
 
     def feed(self, sched):
@@ -195,11 +197,11 @@ class _TrainingGraph:
                 with tf.name_scope("D_loss"):
                     D_loss, D_reg = dnnlib.util.call_func_by_name(opt=self.opt["TrainD"], reals=reals, labels=labels,
                                                                   **common, **args.D_loss_args)
-            towers = [("G", G, G_loss, G_reg, args.G_reg_interval), ("D", D, D_loss, D_reg, args.D_reg_interval)]
-            for key, net, loss, reg, interval in towers:
+            per_net = [("G", G, G_loss, G_reg, args.G_reg_interval), ("D", D, D_loss, D_reg, args.D_reg_interval)]
+            for key, net, loss, reg, interval in per_net:
                 if reg is not None and args.lazy_regularization:
                     self.opt["Reg" + key].register_gradients(tf.reduce_mean(reg * interval), net.trainables)
-            for key, net, loss, reg, interval in towers:
+            for key, net, loss, reg, interval in per_net:
                 if reg is not None and not args.lazy_regularization:
                     loss += reg
                 self.opt["Train" + key].register_gradients(tf.reduce_mean(loss), net.trainables)
