@@ -14,25 +14,65 @@ import sys
 
 import dnnlib
 from dnnlib import EasyDict
+from dnnlib.cli import str_to_bool
 from metrics.metric_defaults import metric_defaults
 
-_valid_configs = [
-    # Table 1.
-    "config-a",  # Baseline StyleGAN
-    "config-b",  # + Weight demodulation
-    "config-c",  # + Lazy regularization
-    "config-d",  # + Path length regularization
-    "config-e",  # + No growing, new G & D architectures
-    "config-f",  # + Large networks (default)
-    # Table 2.
-    "config-e-Gorig-Dorig", "config-e-Gorig-Dresnet", "config-e-Gorig-Dskip",
-    "config-e-Gresnet-Dorig", "config-e-Gresnet-Dresnet", "config-e-Gresnet-Dskip",
-    "config-e-Gskip-Dorig", "config-e-Gskip-Dresnet", "config-e-Gskip-Dskip",
+# Table 1 of the paper: each config adds one change to the one before it.
+_TABLE_1 = [
+    ("config-a", "StyleGAN, the baseline"),
+    ("config-b", "weight demodulation"),
+    ("config-c", "lazy regularization"),
+    ("config-d", "path length regularization"),
+    ("config-e", "no progressive growing; the new G and D architectures"),
+    ("config-f", "large networks (the default)"),
 ]
+_ARCHITECTURES = ["orig", "resnet", "skip"]
+# Table 2: config-e with every pair of G and D architectures.
+_valid_configs = [name for name, _ in _TABLE_1] + ["config-e-G%s-D%s" % (g, d) for g in _ARCHITECTURES
+                                                    for d in _ARCHITECTURES]
+
+_ADAM = dict(beta1=0.0, beta2=0.99, epsilon=1e-8)
+_DEFAULT_SCHEDULE = dict(G_lrate_base=0.002, D_lrate_base=0.002, minibatch_size_base=32, minibatch_gpu_base=4)
+# Configs a-d grow from 8x8, with minibatches and learning rates per resolution.
+_GROWING_SCHEDULE = dict(
+    lod_initial_resolution=8, G_lrate_base=0.001, D_lrate_base=0.001,
+    G_lrate_dict={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003},
+    D_lrate_dict={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003},
+    minibatch_size_dict={8: 256, 16: 128, 32: 64, 64: 32}, minibatch_gpu_dict={8: 32, 16: 16, 32: 8, 64: 4})
 
 
 class UsageError(Exception):
     """A bad command-line value; the message is one line naming the option."""
+
+
+def _networks_of(config_id):
+    """(G_args, D_args) of a config, before the size options."""
+    stage = config_id[:8]
+    if stage == "config-a":
+        return (EasyDict(func_name="training.networks_stylegan.G_style"),
+                EasyDict(func_name="training.networks_stylegan.D_basic"))
+    G = EasyDict(func_name="training.networks_stylegan2.G_main")
+    D = EasyDict(func_name="training.networks_stylegan2.D_stylegan2")
+    if stage != "config-f":
+        G.fmap_base = D.fmap_base = 8 << 10  # As small as the original StyleGAN's.
+    if stage in ("config-b", "config-c", "config-d"):
+        G.synthesis_func = "G_synthesis_stylegan_revised"  # These support progressive growing.
+        D.func_name = "training.networks_stylegan2.D_stylegan"
+    for part in config_id.split("-")[2:]:
+        (G if part[0] == "G" else D).architecture = part[1:]
+    return G, D
+
+
+def _check_minibatch(sched, num_gpus, num_workers):
+    """Without per-resolution tables, the minibatch must split evenly over all GPUs."""
+    if sched.get("minibatch_size_dict") or sched.get("minibatch_gpu_dict"):
+        return
+    total, per_gpu = sched.minibatch_size_base, sched.minibatch_gpu_base
+    if total % (per_gpu * num_gpus * num_workers) == 0:
+        return
+    message = "--minibatch-size: %d is not a multiple of --minibatch-gpu (%d) x --num-gpus (%d)" % (total, per_gpu,
+                                                                                                    num_gpus)
+    raise UsageError(message + (" x %d workers" % num_workers if num_workers > 1 else ""))
 
 
 def build_training_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_kimg, gamma, mirror_augment,
@@ -42,134 +82,62 @@ def build_training_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, to
     """The keyword arguments of `dnnlib.submit_run` for one training run (run_func_name, submit_config, and
     those of `training.training_loop.training_loop`). With `worker_hosts` (['host:port', ...]) this process is
     worker `worker_index` of a multi-worker run: `num_gpus` GPUs per worker, `minibatch_size` over all."""
-    train = EasyDict(run_func_name="training.training_loop.training_loop")
-    G = EasyDict(func_name="training.networks_stylegan2.G_main")
-    D = EasyDict(func_name="training.networks_stylegan2.D_stylegan2")
-    G_opt = EasyDict(beta1=0.0, beta2=0.99, epsilon=1e-8)
-    D_opt = EasyDict(beta1=0.0, beta2=0.99, epsilon=1e-8)
-    G_loss = EasyDict(func_name="training.loss.G_logistic_ns_pathreg")
-    D_loss = EasyDict(func_name="training.loss.D_logistic_r1")
-    sched = EasyDict()
-    grid = EasyDict(size="8k", layout="random")
-    sc = dnnlib.SubmitConfig()
-    tf_config = {"rnd.np_random_seed": 1000}
-
-    train.data_dir = data_dir
-    train.total_kimg = total_kimg
-    train.mirror_augment = mirror_augment
-    train.image_snapshot_ticks = train.network_snapshot_ticks = 10
-    sched.G_lrate_base = sched.D_lrate_base = 0.002
-    sched.minibatch_size_base = 32
-    sched.minibatch_gpu_base = 4
-    D_loss.gamma = 10
-    for name in metrics:
-        if name not in metric_defaults:
-            raise UsageError("--metrics: unknown metric %r (known: %s, or none)" % (name, ", ".join(metric_defaults)))
-    metric_list = [metric_defaults[name] for name in metrics]
-    desc = "stylegan2"
-
-    desc += "-" + dataset
-    dataset_args = EasyDict(tfrecord_dir=dataset)
-    if cond:
-        dataset_args.max_label_size = "full"  # a conditional G and D, as the dataset's labels say
-        desc += "-cond"
-
+    unknown = [name for name in metrics if name not in metric_defaults]
+    if unknown:
+        raise UsageError("--metrics: unknown metric %r (known: %s, or none)" % (unknown[0], ", ".join(metric_defaults)))
     if num_gpus not in [1, 2, 4, 8]:
         raise UsageError("--num-gpus: must be 1, 2, 4 or 8, got %r" % (num_gpus,))
-    sc.num_gpus = num_gpus
     num_workers = len(worker_hosts) if worker_hosts else 1
-    if num_workers > 1:
-        if not 0 <= worker_index < num_workers:
-            raise UsageError("--worker-index: must be in [0, %d) for %d worker hosts, got %d"
-                             % (num_workers, num_workers, worker_index))
-        train.worker_hosts = list(worker_hosts)
-        train.worker_index = worker_index
-        desc += "-%dx%dgpu" % (num_workers, num_gpus)
-    else:
-        desc += "-%dgpu" % num_gpus
-
+    if num_workers > 1 and not 0 <= worker_index < num_workers:
+        raise UsageError("--worker-index: must be in [0, %d) for %d worker hosts, got %d"
+                         % (num_workers, num_workers, worker_index))
     if config_id not in _valid_configs:
         raise UsageError("--config: unknown config %r (valid: %s)" % (config_id, ", ".join(_valid_configs)))
-    desc += "-" + config_id
+    stage = config_id[:8]
+    growing = stage in ("config-a", "config-b", "config-c", "config-d")
 
-    # Configs A-E: networks as small as the original StyleGAN's.
-    if config_id != "config-f":
-        G.fmap_base = D.fmap_base = 8 << 10
+    kwargs = EasyDict(run_func_name="training.training_loop.training_loop", data_dir=data_dir,
+                      total_kimg=total_kimg, mirror_augment=mirror_augment)
+    kwargs.image_snapshot_ticks = kwargs.network_snapshot_ticks = 10 if snapshot_ticks is None else snapshot_ticks
+    if num_workers > 1:
+        kwargs.update(worker_hosts=list(worker_hosts), worker_index=worker_index)
+    if stage in ("config-a", "config-b"):
+        kwargs.lazy_regularization = False
 
-    # Config E: gamma 100 and the chosen G and D architectures.
-    if config_id.startswith("config-e"):
-        D_loss.gamma = 100
-        for arch in ["orig", "skip", "resnet"]:
-            if "G" + arch in config_id:
-                G.architecture = arch
-            if "D" + arch in config_id:
-                D.architecture = arch
-
-    # Configs A-D: progressive growing, with networks that support it.
-    if config_id in ["config-a", "config-b", "config-c", "config-d"]:
-        sched.lod_initial_resolution = 8
-        sched.G_lrate_base = sched.D_lrate_base = 0.001
-        sched.G_lrate_dict = sched.D_lrate_dict = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
-        sched.minibatch_size_base = 32
-        sched.minibatch_size_dict = {8: 256, 16: 128, 32: 64, 64: 32}
-        sched.minibatch_gpu_base = 4
-        sched.minibatch_gpu_dict = {8: 32, 16: 16, 32: 8, 64: 4}
-        G.synthesis_func = "G_synthesis_stylegan_revised"
-        D.func_name = "training.networks_stylegan2.D_stylegan"
-
-    # Configs A-C: no path length regularization.
-    if config_id in ["config-a", "config-b", "config-c"]:
-        G_loss = EasyDict(func_name="training.loss.G_logistic_ns")
-
-    # Configs A-B: no lazy regularization.
-    if config_id in ["config-a", "config-b"]:
-        train.lazy_regularization = False
-
-    # Config A: the original StyleGAN networks.
-    if config_id == "config-a":
-        G = EasyDict(func_name="training.networks_stylegan.G_style")
-        D = EasyDict(func_name="training.networks_stylegan.D_basic")
-
-    if gamma is not None:
-        D_loss.gamma = gamma
-
-    # Network size overrides (small networks for small data or CPUs; the default network was made so).
-    if fmap_base is not None:
-        G.fmap_base = D.fmap_base = fmap_base
-    if fmap_max is not None:
-        G.fmap_max = D.fmap_max = fmap_max
+    G, D = _networks_of(config_id)
+    for key, value in [("fmap_base", fmap_base), ("fmap_max", fmap_max)]:
+        if value is not None:
+            G[key] = D[key] = value
     if latent_size is not None:
         G.latent_size = G.dlatent_size = G.mapping_fmaps = latent_size
     if mapping_layers is not None:
         G.mapping_layers = mapping_layers
-    if snapshot_ticks is not None:
-        train.image_snapshot_ticks = train.network_snapshot_ticks = snapshot_ticks
+    G_loss = "G_logistic_ns" if stage in ("config-a", "config-b", "config-c") else "G_logistic_ns_pathreg"
+    D_gamma = gamma if gamma is not None else (100 if stage == "config-e" else 10)
 
-    # Minibatch overrides (e.g. for 16 GB cards): they replace the per-resolution tables too.
+    sched = EasyDict(copy.deepcopy(dict(_DEFAULT_SCHEDULE, **(_GROWING_SCHEDULE if growing else {}))))
+    # Minibatch options (e.g. for smaller GPUs) replace the per-resolution tables.
     if minibatch_size is not None:
-        sched.minibatch_size_base = minibatch_size
-        sched.minibatch_size_dict = {}
+        sched.update(minibatch_size_base=minibatch_size, minibatch_size_dict={})
     if minibatch_gpu is not None:
-        sched.minibatch_gpu_base = minibatch_gpu
-        sched.minibatch_gpu_dict = {}
-    if not sched.get("minibatch_size_dict") and not sched.get("minibatch_gpu_dict"):
-        if sched.minibatch_size_base % (sched.minibatch_gpu_base * num_gpus * num_workers) != 0:
-            if num_workers > 1:
-                raise UsageError("--minibatch-size: %d is not a multiple of --minibatch-gpu (%d) x --num-gpus (%d) x "
-                                 "%d workers" % (sched.minibatch_size_base, sched.minibatch_gpu_base, num_gpus,
-                                                 num_workers))
-            raise UsageError("--minibatch-size: %d is not a multiple of --minibatch-gpu (%d) x --num-gpus (%d)"
-                             % (sched.minibatch_size_base, sched.minibatch_gpu_base, num_gpus))
+        sched.update(minibatch_gpu_base=minibatch_gpu, minibatch_gpu_dict={})
+    _check_minibatch(sched, num_gpus, num_workers)
 
-    sc.submit_target = dnnlib.SubmitTarget.LOCAL
-    sc.local.do_not_copy_source_files = True
-    kwargs = EasyDict(train)
-    kwargs.update(G_args=G, D_args=D, G_opt_args=G_opt, D_opt_args=D_opt, G_loss_args=G_loss, D_loss_args=D_loss)
-    kwargs.update(dataset_args=dataset_args, sched_args=sched, grid_args=grid, metric_arg_list=metric_list,
-                  tf_config=tf_config)
-    kwargs.submit_config = copy.deepcopy(sc)
-    kwargs.submit_config.run_dir_root = result_dir
-    kwargs.submit_config.run_desc = desc
+    dataset_args = EasyDict(tfrecord_dir=dataset)
+    if cond:
+        dataset_args.max_label_size = "full"  # A conditional G and D, with as many labels as the dataset has.
+    kwargs.update(G_args=G, D_args=D, G_opt_args=EasyDict(_ADAM), D_opt_args=EasyDict(_ADAM),
+                  G_loss_args=EasyDict(func_name="training.loss." + G_loss),
+                  D_loss_args=EasyDict(func_name="training.loss.D_logistic_r1", gamma=D_gamma),
+                  dataset_args=dataset_args, sched_args=sched, grid_args=EasyDict(size="8k", layout="random"),
+                  metric_arg_list=[metric_defaults[name] for name in metrics], tf_config={"rnd.np_random_seed": 1000})
+
+    gpus = "%dx%dgpu" % (num_workers, num_gpus) if num_workers > 1 else "%dgpu" % num_gpus
+    desc = ["stylegan2", dataset] + (["cond"] if cond else []) + [gpus, config_id]
+    kwargs.submit_config = dnnlib.SubmitConfig()
+    kwargs.submit_config.update(num_gpus=num_gpus, submit_target=dnnlib.SubmitTarget.LOCAL, run_dir_root=result_dir,
+                                run_desc="-".join(desc))
+    kwargs.submit_config.local.do_not_copy_source_files = True
     return kwargs
 
 
@@ -210,7 +178,7 @@ def find_resume_pkl(result_dir, run_desc):
     run_dirs = [d for d in glob.glob(os.path.join(result_dir, "*-" + run_desc)) if os.path.isdir(d)
                 and re.match(r"^\d+-", os.path.basename(d))]
     run_dirs = sorted(run_dirs, key=lambda d: int(os.path.basename(d).split("-")[0]), reverse=True)
-    from training.training_loop import find_latest_snapshot  # pylint: disable=import-outside-toplevel
+    from training.resume import find_latest_snapshot  # pylint: disable=import-outside-toplevel
     for run_dir in run_dirs:
         pkl = find_latest_snapshot(run_dir)
         if pkl is not None:
@@ -240,16 +208,6 @@ def dry_run(kwargs):
 
 # ------------------------------------------------------------------------------------------------------
 
-def _str_to_bool(value):
-    if isinstance(value, bool):
-        return value
-    if value.lower() in ("yes", "true", "t", "y", "1"):
-        return True
-    if value.lower() in ("no", "false", "f", "n", "0"):
-        return False
-    raise argparse.ArgumentTypeError("expected a boolean (true/false), got %r" % value)
-
-
 def _parse_comma_sep(value):
     if value is None or value.lower() == "none" or value == "":
         return []
@@ -258,7 +216,7 @@ def _parse_comma_sep(value):
 
 _examples = """examples:
 
-  # Train StyleGAN2 using the FFHQ dataset
+  # config-f on FFHQ, 8 GPUs, with mirrored reals
   python %(prog)s --num-gpus=8 --data-dir=~/datasets --config=config-f --dataset=ffhq --mirror-augment=true
 
   # Continue the newest run of the same dataset/config/GPU count exactly where its last snapshot left it
@@ -278,6 +236,58 @@ valid metrics:
 """
 
 
+def _training_kwargs_from(args):
+    """`build_training_kwargs` of the parsed command line, after the checks argparse cannot make; a
+    UsageError names the option at fault."""
+    if not os.path.isdir(args.data_dir):
+        raise UsageError("--data-dir: %s is not a directory" % args.data_dir)
+    if not os.path.isdir(os.path.join(args.data_dir, args.dataset)):
+        raise UsageError("--dataset: %s not found in --data-dir %s" % (args.dataset, args.data_dir))
+    for name, value in [("--minibatch-size", args.minibatch_size), ("--minibatch-gpu", args.minibatch_gpu),
+                        ("--fmap-base", args.fmap_base), ("--fmap-max", args.fmap_max),
+                        ("--latent-size", args.latent_size), ("--mapping-layers", args.mapping_layers),
+                        ("--snapshot-ticks", args.snapshot_ticks)]:
+        if value is not None and value < 1:
+            raise UsageError("%s: must be >= 1, got %d" % (name, value))
+    if args.total_kimg <= 0:
+        raise UsageError("--total-kimg: must be > 0, got %g" % args.total_kimg)
+    worker_hosts, worker_index = None, 0
+    if args.worker_hosts is not None:
+        if args.worker_index is None:
+            raise UsageError("--worker-hosts: needs --worker-index")
+        from training.distributed import parse_worker_hosts  # pylint: disable=import-outside-toplevel
+        try:
+            worker_hosts = parse_worker_hosts(args.worker_hosts)
+        except ValueError as e:
+            raise UsageError("--worker-hosts: %s" % e) from None
+        worker_index = args.worker_index
+    elif args.worker_index is not None:
+        raise UsageError("--worker-index: needs --worker-hosts")
+    elif os.environ.get("TF_CONFIG"):
+        worker_hosts, worker_index = workers_from_tf_config(os.environ["TF_CONFIG"])
+    kwargs = build_training_kwargs(
+        dataset=args.dataset, data_dir=args.data_dir, result_dir=args.result_dir, config_id=args.config_id,
+        num_gpus=args.num_gpus, total_kimg=args.total_kimg, gamma=args.gamma,
+        mirror_augment=args.mirror_augment, metrics=args.metrics, minibatch_size=args.minibatch_size,
+        minibatch_gpu=args.minibatch_gpu, fmap_base=args.fmap_base, fmap_max=args.fmap_max,
+        latent_size=args.latent_size, mapping_layers=args.mapping_layers, snapshot_ticks=args.snapshot_ticks,
+        cond=args.cond, worker_hosts=worker_hosts, worker_index=worker_index)
+    pathreg = kwargs.G_loss_args.func_name.endswith("_pathreg")
+    if pathreg and args.minibatch_gpu is not None and args.minibatch_gpu < 2:
+        raise UsageError("--minibatch-gpu: %s's path length regularization runs on half the per-GPU batch, so "
+                         "it must be at least 2, got %d" % (args.config_id, args.minibatch_gpu))
+    if args.resume is not None:
+        resume_pkl = args.resume
+        if resume_pkl == "latest":
+            resume_pkl = find_resume_pkl(args.result_dir, kwargs.submit_config.run_desc)
+        elif not dnnlib.util.is_url(resume_pkl, allow_file_urls=True) and not os.path.isfile(resume_pkl):
+            raise UsageError("--resume: %s: no such file" % resume_pkl)
+        kwargs.update(resume_pkl=resume_pkl, resume_kimg=args.resume_kimg, resume_state="auto",
+                      resume_allow_code_execution=args.allow_code_execution)
+        print("Resuming from %s" % resume_pkl)
+    return kwargs
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Train StyleGAN2.", epilog=_examples,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -293,7 +303,7 @@ def main(argv=None):
     parser.add_argument("--gamma", help="R1 regularization weight (default is config dependent)", default=None,
                         type=float)
     parser.add_argument("--mirror-augment", help="Mirror augment (default: %(default)s)", default=False,
-                        metavar="BOOL", type=_str_to_bool)
+                        metavar="BOOL", type=str_to_bool)
     parser.add_argument("--metrics", help="Comma-separated list of metrics or \"none\" (default: %(default)s)",
                         default="fid50k", type=_parse_comma_sep)
     parser.add_argument("--minibatch-size", help="Minibatch size over all GPUs (default is config dependent)",
@@ -309,7 +319,7 @@ def main(argv=None):
                         help="Let the --resume pickle run the network code it embeds (only for files you trust; "
                              "official downloads always may)")
     parser.add_argument("--cond", help="Train a conditional network on the dataset's labels (default: %(default)s)",
-                        default=False, metavar="BOOL", type=_str_to_bool)
+                        default=False, metavar="BOOL", type=str_to_bool)
     parser.add_argument("--fmap-base", help="Feature maps: fmap_base of G and D (default is config dependent)",
                         default=None, type=int, metavar="N")
     parser.add_argument("--fmap-max", help="Feature maps: at most this many per layer in G and D (default: 512)",
@@ -329,52 +339,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     try:
-        if not os.path.isdir(args.data_dir):
-            raise UsageError("--data-dir: %s is not a directory" % args.data_dir)
-        if not os.path.isdir(os.path.join(args.data_dir, args.dataset)):
-            raise UsageError("--dataset: %s not found in --data-dir %s" % (args.dataset, args.data_dir))
-        for name, value in [("--minibatch-size", args.minibatch_size), ("--minibatch-gpu", args.minibatch_gpu),
-                            ("--fmap-base", args.fmap_base), ("--fmap-max", args.fmap_max),
-                            ("--latent-size", args.latent_size), ("--mapping-layers", args.mapping_layers),
-                            ("--snapshot-ticks", args.snapshot_ticks)]:
-            if value is not None and value < 1:
-                raise UsageError("%s: must be >= 1, got %d" % (name, value))
-        if args.total_kimg <= 0:
-            raise UsageError("--total-kimg: must be > 0, got %g" % args.total_kimg)
-        worker_hosts, worker_index = None, 0
-        if args.worker_hosts is not None:
-            if args.worker_index is None:
-                raise UsageError("--worker-hosts: needs --worker-index")
-            from training.training_loop import parse_worker_hosts  # pylint: disable=import-outside-toplevel
-            try:
-                worker_hosts = parse_worker_hosts(args.worker_hosts)
-            except ValueError as e:
-                raise UsageError("--worker-hosts: %s" % e) from None
-            worker_index = args.worker_index
-        elif args.worker_index is not None:
-            raise UsageError("--worker-index: needs --worker-hosts")
-        elif os.environ.get("TF_CONFIG"):
-            worker_hosts, worker_index = workers_from_tf_config(os.environ["TF_CONFIG"])
-        kwargs = build_training_kwargs(
-            dataset=args.dataset, data_dir=args.data_dir, result_dir=args.result_dir, config_id=args.config_id,
-            num_gpus=args.num_gpus, total_kimg=args.total_kimg, gamma=args.gamma,
-            mirror_augment=args.mirror_augment, metrics=args.metrics, minibatch_size=args.minibatch_size,
-            minibatch_gpu=args.minibatch_gpu, fmap_base=args.fmap_base, fmap_max=args.fmap_max,
-            latent_size=args.latent_size, mapping_layers=args.mapping_layers, snapshot_ticks=args.snapshot_ticks,
-            cond=args.cond, worker_hosts=worker_hosts, worker_index=worker_index)
-        pathreg = kwargs.G_loss_args.func_name.endswith("_pathreg")
-        if pathreg and args.minibatch_gpu is not None and args.minibatch_gpu < 2:
-            raise UsageError("--minibatch-gpu: %s's path length regularization runs on half the per-GPU batch, so "
-                             "it must be at least 2, got %d" % (args.config_id, args.minibatch_gpu))
-        if args.resume is not None:
-            resume_pkl = args.resume
-            if resume_pkl == "latest":
-                resume_pkl = find_resume_pkl(args.result_dir, kwargs.submit_config.run_desc)
-            elif not dnnlib.util.is_url(resume_pkl, allow_file_urls=True) and not os.path.isfile(resume_pkl):
-                raise UsageError("--resume: %s: no such file" % resume_pkl)
-            kwargs.update(resume_pkl=resume_pkl, resume_kimg=args.resume_kimg, resume_state="auto",
-                          resume_allow_code_execution=args.allow_code_execution)
-            print("Resuming from %s" % resume_pkl)
+        kwargs = _training_kwargs_from(args)
     except UsageError as e:
         print("run_training.py: error: %s" % e, file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ import dataset_tool
 import run_training
 from training import loss
 from training import misc
+from training import resume
 from training import training_loop as tl
 
 from conftest import make_session
@@ -140,7 +141,7 @@ def test_snapshot_grid_sizes():
 
 
 def test_step_seeded_random_ops_repeat_per_step_and_differ_between_steps(sess):
-    ops = tl.StepSeededRandomOps(base_seed=7)
+    ops = resume.StepSeededRandomOps(base_seed=7)
     with ops.active():
         a = tf.random_normal([3])
         b = tf.random_uniform([2], 1, 5, dtype=tf.int32)
@@ -151,6 +152,59 @@ def test_step_seeded_random_ops_repeat_per_step_and_differ_between_steps(sess):
     np.testing.assert_array_equal(a1, a1_again)
     assert not np.allclose(a1, a2)
     assert np.all((b1 >= 1) & (b1 < 5))
+
+
+def _run_log(rounds, minibatch_index):
+    """The session.runs of one minibatch, as lists of op names (phases G_reg / D_reg every 2 / 4)."""
+    phases = [tl.Phase("G", "G_step", "G_loss", prefetch_reals=True), tl.Phase("G_reg", "G_reg_step", interval=2),
+              tl.Phase("D", "D_step", "D_loss", fetch_reals=True), tl.Phase("D_reg", "D_reg_step", interval=4)]
+    state = resume.TrainingState()
+    state.running_mb_counter = minibatch_index
+    log = []
+
+    def run(ops):
+        log.append(list(ops) if isinstance(ops, list) else [ops])
+        return [None, 0.5, None]
+
+    tl._train_minibatch(phases, "fetch", "Gs_update", rounds, run, state, lambda name, value, nimg: None)
+    return log, state
+
+
+def test_one_minibatch_runs_the_due_phases_then_gs():
+    log, state = _run_log(rounds=1, minibatch_index=0)
+    assert log == [["G_step", "G_loss", "fetch"], ["G_reg_step"], ["D_step", "D_loss"], ["D_reg_step"], ["Gs_update"]]
+    assert (state.running_mb_counter, state.num_fetches) == (1, 1)
+    log, _ = _run_log(rounds=1, minibatch_index=2)
+    assert log == [["G_step", "G_loss", "fetch"], ["G_reg_step"], ["D_step", "D_loss"], ["Gs_update"]]
+    # Gradient accumulation over 2 rounds: each D round trains on reals of its own.
+    log, state = _run_log(rounds=2, minibatch_index=1)
+    assert log == [["G_step", "G_loss"], ["G_step", "G_loss", "fetch"], ["D_step", "D_loss"], ["fetch"],
+                   ["D_step", "D_loss"], ["Gs_update"]]
+    assert state.num_fetches == 2
+
+
+def test_training_state_file_round_trip(sess, tmp_path):
+    with tf.variable_scope("state_test"):
+        var = tf.Variable(np.arange(3, dtype=np.float32), name="v")
+    sess.run(var.initializer)
+    state = resume.TrainingState(cur_nimg=40, random_base_seed=11)
+    state.cur_tick, state.random_step, state.data_config, state.num_fetches = 4, 17, (8, 0), 5
+    np.random.seed(1)
+    path = str(tmp_path / "training-state-000000.pkl")
+    state.save(path, [var])
+    expected_draw = np.random.rand()
+    loaded = resume.TrainingState.load(path)
+    assert (loaded.cur_nimg, loaded.cur_tick, loaded.random_step, loaded.random_base_seed) == (40, 4, 17, 11)
+    sess.run(tf.assign(var, tf.zeros([3])))
+    np.random.seed(2)
+    loaded.restore([var])
+    np.testing.assert_array_equal(sess.run(var), [0, 1, 2])
+    assert np.random.rand() == expected_draw
+    with pytest.raises(ValueError, match="does not fit this graph"):
+        resume.TrainingState.load(path).restore([])
+    (tmp_path / "bad.pkl").write_bytes(b"not a pickle")
+    with pytest.raises(ValueError, match="not a readable training state file"):
+        resume.TrainingState.load(str(tmp_path / "bad.pkl"))
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -427,7 +481,7 @@ def test_resume_latest_picks_newest_run_and_snapshot_with_state(tmp_path):
         for name in files:
             (tmp_path / run / name).write_bytes(b"")
     assert run_training.find_resume_pkl(str(tmp_path), desc) == str(tmp_path / ("00001-" + desc) / "network-snapshot-000008.pkl")
-    assert tl.find_latest_snapshot(str(tmp_path / "00002-stylegan2-tiny-1gpu-config-e")).endswith("000020.pkl")
+    assert resume.find_latest_snapshot(str(tmp_path / "00002-stylegan2-tiny-1gpu-config-e")).endswith("000020.pkl")
 
 
 @pytest.mark.slow_on_tf1  # training runs: minutes each on TF 1.15 with 2 cores

@@ -1,10 +1,16 @@
-"""Loss functions of StyleGAN2 training (SPEC §5).
+"""The losses of StyleGAN2 training.
 
-Every function has the signature `(G, D, opt, training_set, minibatch_size, ...) -> (loss, reg)`:
-`loss` is a per-sample [N, 1] tensor, `reg` a per-sample regularization term [N] (or None). The training
-loop either adds `reg` to `loss` or, with lazy regularization, optimizes it separately every few steps.
-Networks are called with `is_training=True`. Latents are standard normal `[N] + G.input_shapes[0][1:]`;
-G losses draw labels with `training_set.get_random_labels_tf(N)`.
+Each has the signature `(G, D, opt, training_set, minibatch_size, ...) -> (loss, reg)`; the D losses also
+take the `reals` and their `labels`. `loss` is per sample ([N, 1]); `reg` is a per-sample regularization
+term ([N]) or None. The training loop adds `reg` to `loss`, or with lazy regularization optimizes it in a
+phase of its own every few minibatches. Networks run with `is_training=True`; latents are standard
+normal `[N] + G.input_shapes[0][1:]`, and G losses draw labels with `training_set.get_random_labels_tf`.
+
+Random numbers: the functions below call `tf.random_normal` / `tf.random_uniform` through the `tf`
+module at graph-building time on purpose. While the training loop builds its towers,
+`training.resume.StepSeededRandomOps.active()` puts stateless ops seeded by (op number, training step)
+in their place, which is what lets a resumed run draw the same numbers as an uninterrupted one.
+Outside training they are TensorFlow's ordinary stateful ops.
 """
 
 import numpy as np
@@ -14,189 +20,168 @@ import tensorflow.compat.v1 as tf
 from dnnlib.tflib.autosummary import autosummary
 
 
-def _fp32(*values):
-    values = [tf.cast(value, tf.float32) for value in values]
-    return values if len(values) >= 2 else values[0]
+# ------------------------------------------------------------------------------------------------------
+# Pieces shared by the losses.
+
+def _fp32(x):
+    return tf.cast(x, tf.float32)
 
 
-def _apply_loss_scaling(opt, value):
-    return value if opt is None else opt.apply_loss_scaling(value)
+def _latents(G, num):
+    return tf.random_normal([num] + G.input_shapes[0][1:])
 
 
-def _undo_loss_scaling(opt, value):
-    return value if opt is None else opt.undo_loss_scaling(value)
+def _score(D, images, labels):
+    return _fp32(D.get_output_for(images, labels, is_training=True))
 
 
-def _generate_fakes(G, training_set, minibatch_size):
-    """Fake images [N, C, H, W] from random latents and labels, and those labels [N, label_size]."""
-    latents = tf.random_normal([minibatch_size] + G.input_shapes[0][1:])
+def _score_new_fakes(G, D, training_set, minibatch_size):
+    """D's scores of G's images of random latents and random labels."""
+    latents = _latents(G, minibatch_size)
     labels = training_set.get_random_labels_tf(minibatch_size)
-    fake_images_out = G.get_output_for(latents, labels, is_training=True)
-    return fake_images_out, labels
+    return _score(D, G.get_output_for(latents, labels, is_training=True), labels)
+
+
+def _score_reals_and_fakes(G, D, minibatch_size, reals, labels):
+    """(real scores, fake scores, fakes) for a D loss; the fakes share the reals' labels."""
+    fakes = G.get_output_for(_latents(G, minibatch_size), labels, is_training=True)
+    real_scores, fake_scores = _score(D, reals, labels), _score(D, fakes, labels)
+    return autosummary("Loss/scores/real", real_scores), autosummary("Loss/scores/fake", fake_scores), fakes
+
+
+def _squared_gradient_norms(opt, scores, images):
+    """|d sum(scores) / d image|^2 of each image [N], the sum taken under the optimizer's loss scaling."""
+    total = tf.reduce_sum(scores)
+    if opt is not None:
+        total = opt.apply_loss_scaling(total)
+    grads = _fp32(tf.gradients(total, [images])[0])
+    if opt is not None:
+        grads = opt.undo_loss_scaling(grads)
+    return tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
 
 
 # ------------------------------------------------------------------------------------------------------
-# WGAN and WGAN-GP (Gulrajani et al. 2017).
+# WGAN and WGAN-GP (Arjovsky et al. 2017; Gulrajani et al. 2017).
 
 def G_wgan(G, D, opt, training_set, minibatch_size):
     """loss = -D(G(z))."""
     del opt
-    fake_images_out, labels = _generate_fakes(G, training_set, minibatch_size)
-    fake_scores_out = _fp32(D.get_output_for(fake_images_out, labels, is_training=True))
-    loss = -fake_scores_out
-    return loss, None
+    return -_score_new_fakes(G, D, training_set, minibatch_size), None
+
+
+def _critic_loss(real_scores, fake_scores, wgan_epsilon):
+    """D(G(z)) - D(x), plus a small drift penalty epsilon * D(x)^2 that keeps the scores near 0."""
+    with tf.name_scope("EpsilonPenalty"):
+        drift = autosummary("Loss/epsilon_penalty", tf.square(real_scores))
+    return fake_scores - real_scores + drift * wgan_epsilon
 
 
 def D_wgan(G, D, opt, training_set, minibatch_size, reals, labels, wgan_epsilon=0.001):
     """loss = D(G(z)) - D(x) + epsilon * D(x)^2."""
-    del opt
-    latents = tf.random_normal([minibatch_size] + G.input_shapes[0][1:])
-    fake_images_out = G.get_output_for(latents, labels, is_training=True)
-    real_scores_out = _fp32(D.get_output_for(reals, labels, is_training=True))
-    fake_scores_out = _fp32(D.get_output_for(fake_images_out, labels, is_training=True))
-    real_scores_out = autosummary("Loss/scores/real", real_scores_out)
-    fake_scores_out = autosummary("Loss/scores/fake", fake_scores_out)
-    loss = fake_scores_out - real_scores_out
-    with tf.name_scope("EpsilonPenalty"):
-        epsilon_penalty = autosummary("Loss/epsilon_penalty", tf.square(real_scores_out))
-    loss += epsilon_penalty * wgan_epsilon
-    return loss, None
+    del opt, training_set
+    real_scores, fake_scores, _ = _score_reals_and_fakes(G, D, minibatch_size, reals, labels)
+    return _critic_loss(real_scores, fake_scores, wgan_epsilon), None
 
 
 def D_wgan_gp(G, D, opt, training_set, minibatch_size, reals, labels, wgan_lambda=10.0, wgan_epsilon=0.001,
               wgan_target=1.0):
-    """WGAN loss; reg = lambda / target^2 * (|grad D(mix)| - target)^2 at random mixes of reals and fakes."""
-    latents = tf.random_normal([minibatch_size] + G.input_shapes[0][1:])
-    fake_images_out = G.get_output_for(latents, labels, is_training=True)
-    real_scores_out = _fp32(D.get_output_for(reals, labels, is_training=True))
-    fake_scores_out = _fp32(D.get_output_for(fake_images_out, labels, is_training=True))
-    real_scores_out = autosummary("Loss/scores/real", real_scores_out)
-    fake_scores_out = autosummary("Loss/scores/fake", fake_scores_out)
-    loss = fake_scores_out - real_scores_out
-    with tf.name_scope("EpsilonPenalty"):
-        epsilon_penalty = autosummary("Loss/epsilon_penalty", tf.square(real_scores_out))
-    loss += epsilon_penalty * wgan_epsilon
-
+    """D_wgan's loss; reg = lambda / target^2 * (|grad D(mix)| - target)^2, with `mix` a random point on
+    the line between a real and a fake image."""
+    del training_set
+    real_scores, fake_scores, fakes = _score_reals_and_fakes(G, D, minibatch_size, reals, labels)
+    loss = _critic_loss(real_scores, fake_scores, wgan_epsilon)
     with tf.name_scope("GradientPenalty"):
-        mixing_factors = tf.random_uniform([minibatch_size, 1, 1, 1], 0.0, 1.0, dtype=fake_images_out.dtype)
-        mixed_images_out = tflib.lerp(tf.cast(reals, fake_images_out.dtype), fake_images_out, mixing_factors)
-        mixed_scores_out = _fp32(D.get_output_for(mixed_images_out, labels, is_training=True))
-        mixed_scores_out = autosummary("Loss/scores/mixed", mixed_scores_out)
-        mixed_loss = _apply_loss_scaling(opt, tf.reduce_sum(mixed_scores_out))
-        mixed_grads = _undo_loss_scaling(opt, _fp32(tf.gradients(mixed_loss, [mixed_images_out])[0]))
-        mixed_norms = tf.sqrt(tf.reduce_sum(tf.square(mixed_grads), axis=[1, 2, 3]))
-        mixed_norms = autosummary("Loss/mixed_norms", mixed_norms)
-        gradient_penalty = tf.square(mixed_norms - wgan_target)
-    reg = gradient_penalty * (wgan_lambda / (wgan_target ** 2))
+        where = tf.random_uniform([minibatch_size, 1, 1, 1], 0.0, 1.0, dtype=fakes.dtype)
+        mixed = tflib.lerp(tf.cast(reals, fakes.dtype), fakes, where)
+        mixed_scores = autosummary("Loss/scores/mixed", _score(D, mixed, labels))
+        norms = autosummary("Loss/mixed_norms", tf.sqrt(_squared_gradient_norms(opt, mixed_scores, mixed)))
+        reg = tf.square(norms - wgan_target) * (wgan_lambda / (wgan_target ** 2))
     return loss, reg
 
 
 # ------------------------------------------------------------------------------------------------------
-# Non-saturating logistic loss with R1/R2 (Goodfellow et al. 2014; Mescheder et al. 2018).
+# Logistic losses with R1/R2 (Goodfellow et al. 2014; Mescheder et al. 2018).
 
 def G_logistic(G, D, opt, training_set, minibatch_size):
-    """Saturating loss = -softplus(D(G(z))) (log(1 - sigmoid(D(G(z)))))."""
+    """Saturating: loss = -softplus(D(G(z))), i.e. log(1 - sigmoid(D(G(z))))."""
     del opt
-    fake_images_out, labels = _generate_fakes(G, training_set, minibatch_size)
-    fake_scores_out = _fp32(D.get_output_for(fake_images_out, labels, is_training=True))
-    loss = -tf.nn.softplus(fake_scores_out)
-    return loss, None
+    return -tf.nn.softplus(_score_new_fakes(G, D, training_set, minibatch_size)), None
 
 
 def G_logistic_ns(G, D, opt, training_set, minibatch_size):
-    """Non-saturating loss = softplus(-D(G(z))) (-log(sigmoid(D(G(z)))))."""
+    """Non-saturating: loss = softplus(-D(G(z))), i.e. -log(sigmoid(D(G(z))))."""
     del opt
-    fake_images_out, labels = _generate_fakes(G, training_set, minibatch_size)
-    fake_scores_out = _fp32(D.get_output_for(fake_images_out, labels, is_training=True))
-    loss = tf.nn.softplus(-fake_scores_out)
-    return loss, None
+    return tf.nn.softplus(-_score_new_fakes(G, D, training_set, minibatch_size)), None
 
 
-def _D_logistic_scores(G, D, minibatch_size, reals, labels):
-    latents = tf.random_normal([minibatch_size] + G.input_shapes[0][1:])
-    fake_images_out = G.get_output_for(latents, labels, is_training=True)
-    real_scores_out = _fp32(D.get_output_for(reals, labels, is_training=True))
-    fake_scores_out = _fp32(D.get_output_for(fake_images_out, labels, is_training=True))
-    real_scores_out = autosummary("Loss/scores/real", real_scores_out)
-    fake_scores_out = autosummary("Loss/scores/fake", fake_scores_out)
-    return real_scores_out, fake_scores_out, fake_images_out
+def _logistic_d_loss(G, D, opt, minibatch_size, reals, labels, penalize=None, gamma=10.0):
+    """softplus(D(G(z))) + softplus(-D(x)); with `penalize` ('reals' or 'fakes') also
+    reg = gamma / 2 * |grad of D at those images|^2."""
+    real_scores, fake_scores, fakes = _score_reals_and_fakes(G, D, minibatch_size, reals, labels)
+    loss = tf.nn.softplus(fake_scores) + tf.nn.softplus(-real_scores)
+    if penalize is None:
+        return loss, None
+    scores, images = (real_scores, reals) if penalize == "reals" else (fake_scores, fakes)
+    with tf.name_scope("GradientPenalty"):
+        penalty = autosummary("Loss/gradient_penalty", _squared_gradient_norms(opt, scores, images))
+    return loss, penalty * (gamma * 0.5)
 
 
 def D_logistic(G, D, opt, training_set, minibatch_size, reals, labels):
     """loss = softplus(D(G(z))) + softplus(-D(x))."""
-    del opt, training_set
-    real_scores_out, fake_scores_out, _ = _D_logistic_scores(G, D, minibatch_size, reals, labels)
-    loss = tf.nn.softplus(fake_scores_out) + tf.nn.softplus(-real_scores_out)
-    return loss, None
+    del training_set
+    return _logistic_d_loss(G, D, opt, minibatch_size, reals, labels)
 
 
 def D_logistic_r1(G, D, opt, training_set, minibatch_size, reals, labels, gamma=10.0):
     """D_logistic; reg = gamma/2 * |d sum(D(x)) / dx|^2 per real image [N]."""
     del training_set
-    real_scores_out, fake_scores_out, _ = _D_logistic_scores(G, D, minibatch_size, reals, labels)
-    loss = tf.nn.softplus(fake_scores_out) + tf.nn.softplus(-real_scores_out)
-    reg = _gradient_penalty(opt, real_scores_out, reals) * (gamma * 0.5)
-    return loss, reg
+    return _logistic_d_loss(G, D, opt, minibatch_size, reals, labels, penalize="reals", gamma=gamma)
 
 
 def D_logistic_r2(G, D, opt, training_set, minibatch_size, reals, labels, gamma=10.0):
     """D_logistic; reg = gamma/2 * |d sum(D(G(z))) / dG(z)|^2 per fake image [N]."""
     del training_set
-    real_scores_out, fake_scores_out, fake_images_out = _D_logistic_scores(G, D, minibatch_size, reals, labels)
-    loss = tf.nn.softplus(fake_scores_out) + tf.nn.softplus(-real_scores_out)
-    reg = _gradient_penalty(opt, fake_scores_out, fake_images_out) * (gamma * 0.5)
-    return loss, reg
-
-
-def _gradient_penalty(opt, scores_out, images):
-    """|d sum(scores) / d images|^2 per image [N] (under the optimizer's loss scaling), autosummarised."""
-    with tf.name_scope("GradientPenalty"):
-        scaled_sum = _apply_loss_scaling(opt, tf.reduce_sum(scores_out))
-        grads = _undo_loss_scaling(opt, _fp32(tf.gradients(scaled_sum, [images])[0]))
-        gradient_penalty = tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
-        return autosummary("Loss/gradient_penalty", gradient_penalty)
+    return _logistic_d_loss(G, D, opt, minibatch_size, reals, labels, penalize="fakes", gamma=gamma)
 
 
 # ------------------------------------------------------------------------------------------------------
-# Non-saturating logistic loss with path length regularization (StyleGAN2, section 3.2).
+# Path length regularization (StyleGAN2, section 3.2).
+
+def _path_lengths(G, images, dlatents):
+    """|J_w^T y| per image, y ~ N(0, I) / sqrt(H * W): the root of the mean over the dlatent layers of
+    the squared gradient norm. Dividing y by sqrt(pixels) keeps the lengths alike at every resolution."""
+    pixels = np.prod(G.output_shape[2:])
+    probe = tf.random_normal(tf.shape(images)) / np.sqrt(pixels)
+    grads = tf.gradients(tf.reduce_sum(images * probe), [dlatents])[0]
+    per_layer = tf.reduce_sum(tf.square(grads), axis=2)
+    return tf.sqrt(tf.reduce_mean(per_layer, axis=1))
+
 
 def G_logistic_ns_pathreg(G, D, opt, training_set, minibatch_size, pl_minibatch_shrink=2, pl_decay=0.01,
                           pl_weight=2.0):
     """G_logistic_ns; reg = pl_weight * (|J_w^T y| - a)^2 on a batch of N // pl_minibatch_shrink.
 
-    y ~ N(0, I) / sqrt(H * W); the length is the root mean over layers of the squared gradient norm;
-    a is `pl_mean`, an exponential moving average of the lengths (decay `pl_decay`) kept in a
-    non-trainable variable that is not part of any network (so not in the pickle).
+    `a` is `pl_mean`, the moving average of the lengths (decay `pl_decay`), kept in a non-trainable
+    variable outside the networks (so not pickled); it is updated before the penalty is computed.
     """
     del opt
-    latents = tf.random_normal([minibatch_size] + G.input_shapes[0][1:])
+    latents = _latents(G, minibatch_size)
     labels = training_set.get_random_labels_tf(minibatch_size)
-    fake_images_out, fake_dlatents_out = G.get_output_for(latents, labels, is_training=True, return_dlatents=True)
-    fake_scores_out = _fp32(D.get_output_for(fake_images_out, labels, is_training=True))
-    loss = tf.nn.softplus(-fake_scores_out)
+    images, dlatents = G.get_output_for(latents, labels, is_training=True, return_dlatents=True)
+    loss = tf.nn.softplus(-_score(D, images, labels))
 
     with tf.name_scope("PathReg"):
-        # A smaller batch of its own (default half): the penalty needs a second G pass only then.
         if pl_minibatch_shrink > 1:
-            pl_minibatch = minibatch_size // pl_minibatch_shrink
-            pl_latents = tf.random_normal([pl_minibatch] + G.input_shapes[0][1:])
-            pl_labels = training_set.get_random_labels_tf(pl_minibatch)
-            fake_images_out, fake_dlatents_out = G.get_output_for(pl_latents, pl_labels, is_training=True,
-                                                                  return_dlatents=True)
-
-        # The noise scale makes the expected |J^T y| independent of the image resolution.
-        num_pixels = np.prod(G.output_shape[2:])
-        pl_noise = tf.random_normal(tf.shape(fake_images_out)) / np.sqrt(num_pixels)
-        pl_grads = tf.gradients(tf.reduce_sum(fake_images_out * pl_noise), [fake_dlatents_out])[0]
-        pl_lengths = tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(pl_grads), axis=2), axis=1))
-        pl_lengths = autosummary("Loss/pl_lengths", pl_lengths)
-
+            # A smaller batch of its own: the penalty's second G pass costs less.
+            num = minibatch_size // pl_minibatch_shrink
+            pl_latents = _latents(G, num)
+            pl_labels = training_set.get_random_labels_tf(num)
+            images, dlatents = G.get_output_for(pl_latents, pl_labels, is_training=True, return_dlatents=True)
+        lengths = autosummary("Loss/pl_lengths", _path_lengths(G, images, dlatents))
         with tf.control_dependencies(None):
             pl_mean_var = tf.Variable(name="pl_mean", trainable=False, initial_value=0.0, dtype=tf.float32)
-        pl_mean = pl_mean_var + pl_decay * (tf.reduce_mean(pl_lengths) - pl_mean_var)
-        pl_update = tf.assign(pl_mean_var, pl_mean)
-        with tf.control_dependencies([pl_update]):
-            pl_penalty = tf.square(pl_lengths - pl_mean)
-            pl_penalty = autosummary("Loss/pl_penalty", pl_penalty)
-        reg = pl_penalty * pl_weight
-    return loss, reg
+        pl_mean = pl_mean_var + pl_decay * (tf.reduce_mean(lengths) - pl_mean_var)
+        with tf.control_dependencies([tf.assign(pl_mean_var, pl_mean)]):
+            penalty = autosummary("Loss/pl_penalty", tf.square(lengths - pl_mean))
+    return loss, penalty * pl_weight

@@ -32,69 +32,73 @@ def save_pkl(obj, filename):
 # Images.
 
 def adjust_dynamic_range(data, drange_in, drange_out):
-    """Linearly map values from `drange_in` to `drange_out` (no clipping)."""
-    if drange_in != drange_out:
-        scale = (np.float32(drange_out[1]) - np.float32(drange_out[0])) / (np.float32(drange_in[1]) - np.float32(drange_in[0]))
-        bias = np.float32(drange_out[0]) - np.float32(drange_in[0]) * scale
-        data = data * scale + bias
-    return data
+    """Map values linearly so that `drange_in` lands on `drange_out` (nothing is clipped)."""
+    if drange_in == drange_out:
+        return data
+    low_in, high_in = np.float32(drange_in[0]), np.float32(drange_in[1])
+    low_out, high_out = np.float32(drange_out[0]), np.float32(drange_out[1])
+    scale = (high_out - low_out) / (high_in - low_in)
+    return data * scale + (low_out - low_in * scale)
 
 
 def create_image_grid(images, grid_size=None):
-    """[N, C, H, W] (or [N, H, W]) images -> one [C, gh*H, gw*W] grid, row by row; empty cells are 0.
+    """[N, C, H, W] (or [N, H, W]) images -> one [C, gh*H, gw*W] grid, filled row by row; empty cells are 0.
 
-    grid_size = (gw, gh); default: the smallest square grid that holds N images.
+    grid_size = (gw, gh); default: the smallest square grid that holds N images. Images that do not fit
+    are left out.
     """
     assert images.ndim in (3, 4), "images must be [N, C, H, W] or [N, H, W], got %s" % (images.shape,)
-    num, img_h, img_w = images.shape[0], images.shape[-2], images.shape[-1]
-    if grid_size is not None:
-        grid_w, grid_h = tuple(grid_size)
+    count, height, width = images.shape[0], images.shape[-2], images.shape[-1]
+    if grid_size is None:
+        cols = max(int(np.ceil(np.sqrt(count))), 1)
+        rows = max(-(-count // cols), 1)
     else:
-        grid_w = max(int(np.ceil(np.sqrt(num))), 1)
-        grid_h = max((num - 1) // grid_w + 1, 1)
-    grid = np.zeros(list(images.shape[1:-2]) + [grid_h * img_h, grid_w * img_w], dtype=images.dtype)
-    for idx in range(min(num, grid_w * grid_h)):
-        x = (idx % grid_w) * img_w
-        y = (idx // grid_w) * img_h
-        grid[..., y:y + img_h, x:x + img_w] = images[idx]
-    return grid
+        cols, rows = (int(n) for n in grid_size)
+    channels = tuple(images.shape[1:-2])  # () for [N, H, W] input.
+    cells = np.zeros((rows * cols,) + images.shape[1:], dtype=images.dtype)
+    shown = min(count, rows * cols)
+    cells[:shown] = images[:shown]
+    # [rows, cols, *channels, H, W] -> [*channels, rows, H, cols, W], then merge the row and column axes.
+    cells = cells.reshape((rows, cols) + channels + (height, width))
+    k = len(channels)
+    cells = cells.transpose(tuple(range(2, 2 + k)) + (0, 2 + k, 1, 3 + k))
+    return cells.reshape(channels + (rows * height, cols * width))
 
 
 def convert_to_pil_image(image, drange=(0, 1)):
     """One [C, H, W] or [H, W] image with values in `drange` -> PIL image (RGB or L), rounded and clipped."""
     assert image.ndim in (2, 3)
     if image.ndim == 3:
-        if image.shape[0] == 1:
-            image = image[0]  # Grayscale CHW -> HW.
-        else:
-            image = image.transpose(1, 2, 0)  # CHW -> HWC.
-    image = adjust_dynamic_range(image, drange, [0, 255])
-    image = np.rint(image).clip(0, 255).astype(np.uint8)
-    return PIL.Image.fromarray(image, "RGB" if image.ndim == 3 else "L")
+        image = image[0] if image.shape[0] == 1 else np.moveaxis(image, 0, -1)
+    pixels = np.rint(adjust_dynamic_range(image, drange, [0, 255])).clip(0, 255).astype(np.uint8)
+    return PIL.Image.fromarray(pixels, "L" if pixels.ndim == 2 else "RGB")
+
+
+def _write_image(pil_image, filename, image_format):
+    encoded = io.BytesIO()
+    pil_image.save(encoded, format=image_format)
+    dnnlib.util.write_file_atomically(filename, encoded.getvalue())
 
 
 def save_image_grid(images, filename, drange=(0, 1), grid_size=None):
-    """Save [N, C, H, W] images as one grid image (PNG/JPEG by extension), atomically."""
-    buffer = io.BytesIO()
+    """Save [N, C, H, W] images as one grid image (JPEG for .jpg/.jpeg names, else PNG), atomically."""
     image_format = "JPEG" if filename.lower().endswith((".jpg", ".jpeg")) else "PNG"
-    convert_to_pil_image(create_image_grid(images, grid_size), drange).save(buffer, format=image_format)
-    write_file_atomically(filename, buffer.getvalue())
+    _write_image(convert_to_pil_image(create_image_grid(images, grid_size), drange), filename, image_format)
 
 
 def save_image(image_uint8_hwc, filename):
     """Save one [H, W, C] uint8 image (C = 1 or 3) as PNG, atomically."""
-    image = image_uint8_hwc[:, :, 0] if image_uint8_hwc.shape[2] == 1 else image_uint8_hwc
-    buffer = io.BytesIO()
-    PIL.Image.fromarray(image, "L" if image.ndim == 2 else "RGB").save(buffer, format="PNG")
-    write_file_atomically(filename, buffer.getvalue())
+    gray = image_uint8_hwc.shape[2] == 1
+    pixels = image_uint8_hwc[:, :, 0] if gray else image_uint8_hwc
+    _write_image(PIL.Image.fromarray(pixels, "L" if gray else "RGB"), filename, "PNG")
 
 
 def apply_mirror_augment(minibatch):
-    """Flip each [N, C, H, W] image horizontally with probability 0.5 (NumPy's global RNG)."""
-    mask = np.random.rand(minibatch.shape[0]) < 0.5
-    minibatch = np.array(minibatch)
-    minibatch[mask] = minibatch[mask, :, :, ::-1]
-    return minibatch
+    """Flip each [N, C, H, W] image left-right with probability 0.5 (NumPy's global generator)."""
+    flip = np.random.rand(minibatch.shape[0]) < 0.5
+    result = np.array(minibatch)
+    result[flip] = result[flip][..., ::-1]
+    return result
 
 
 # ------------------------------------------------------------------------------------------------------

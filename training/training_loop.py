@@ -1,18 +1,12 @@
-"""The StyleGAN2 training loop (SPEC §6): one tower per GPU, lazy regularization, progressive growing,
-snapshots, metrics, TensorBoard events, and true resume.
+"""StyleGAN2 training, in the paper's order: the schedule, one tower per GPU, the training phases (G,
+G regularization, D, D regularization, each with its interval), the moving average Gs, and per tick the
+report, image and network snapshots, metrics and TensorBoard events.
 
-True resume: beside every `network-snapshot-<kimg>.pkl` the loop writes `training-state-<kimg>.pkl`
-with what the pickle lacks (optimizer and loss-scaling state, `pl_mean`, counters, elapsed time, the
-NumPy random state and the position in the data stream). Random TF ops of the training graph are
-stateless ops seeded by (op, step), so a run resumed from a state file continues exactly as the
-uninterrupted run would have.
+Progressive growing (configs a-d) fades in one level of detail after the other; lazy regularization
+runs the regularizers as phases of their own every few minibatches. Exact resume lives in
+`training/resume.py`, multi-worker training in `training/distributed.py`.
 """
 
-import contextlib
-import glob
-import os
-import pickle
-import re
 import time
 
 import numpy as np
@@ -23,9 +17,10 @@ import tensorflow.compat.v1 as tf
 from dnnlib.tflib.autosummary import autosummary
 
 from training import dataset
+from training import distributed
 from training import misc
-
-STATE_VERSION = 1
+from training import resume
+from training.distributed import tower_device
 
 
 class TrainingDivergedError(RuntimeError):
@@ -33,35 +28,49 @@ class TrainingDivergedError(RuntimeError):
 
 
 # ------------------------------------------------------------------------------------------------------
-# Data pipeline helpers.
+# Real images as the networks see them.
+
+def _upscale_nearest(x, factor):
+    """[N, C, H, W] -> [N, C, H * factor, W * factor], each pixel repeated factor x factor times."""
+    n, c, h, w = [tf.shape(x)[axis] for axis in range(4)]
+    blocks = tf.tile(x[:, :, :, tf.newaxis, :, tf.newaxis], [1, 1, 1, factor, 1, factor])
+    return tf.reshape(blocks, [n, c, h * factor, w * factor])
+
 
 def process_reals(x, labels, lod, mirror_augment, drange_data, drange_net):
     """uint8 images [N, C, H, W] -> float32 in `drange_net`, randomly mirrored, faded between levels.
 
-    The image of level floor(lod) is blended with its 2x2 box-downsampled copy by frac(lod), then
-    upscaled (nearest) by 2^floor(lod) to the full resolution, as the networks expect.
+    The data of level floor(lod) is blended with its 2x2 box-downsampled copy by frac(lod), then
+    repeated 2^floor(lod) times along both axes to the full resolution, which the networks expect.
     """
     with tf.name_scope("DynamicRange"):
-        x = tf.cast(x, tf.float32)
-        x = misc.adjust_dynamic_range(x, drange_data, drange_net)
+        x = misc.adjust_dynamic_range(tf.cast(x, tf.float32), drange_data, drange_net)
     if mirror_augment:
         with tf.name_scope("MirrorAugment"):
-            mask = tf.random_uniform([tf.shape(x)[0]], 0.0, 1.0) < 0.5
-            x = tf.where(mask, x, tf.reverse(x, axis=[3]))
+            keep = tf.random_uniform([tf.shape(x)[0]], 0.0, 1.0) < 0.5
+            x = tf.where(keep, x, tf.reverse(x, axis=[3]))
     with tf.name_scope("FadeLOD"):
-        s = tf.shape(x)
-        y = tf.reshape(x, [-1, s[1], s[2] // 2, 2, s[3] // 2, 2])
-        y = tf.reduce_mean(y, axis=[3, 5], keepdims=True)
-        y = tf.tile(y, [1, 1, 1, 2, 1, 2])
-        y = tf.reshape(y, [-1, s[1], s[2], s[3]])
-        x = tflib.lerp(x, y, lod - tf.floor(lod))
+        n, c, h, w = [tf.shape(x)[axis] for axis in range(4)]
+        coarse = tf.reduce_mean(tf.reshape(x, [n, c, h // 2, 2, w // 2, 2]), axis=[3, 5])
+        x = tflib.lerp(x, _upscale_nearest(coarse, 2), lod - tf.floor(lod))
     with tf.name_scope("UpscaleLOD"):
-        s = tf.shape(x)
-        factor = tf.cast(2 ** tf.floor(lod), tf.int32)
-        x = tf.reshape(x, [-1, s[1], s[2], 1, s[3], 1])
-        x = tf.tile(x, [1, 1, 1, factor, 1, factor])
-        x = tf.reshape(x, [-1, s[1], s[2] * factor, s[3] * factor])
+        x = _upscale_nearest(x, tf.cast(2 ** tf.floor(lod), tf.int32))
     return x, labels
+
+
+# ------------------------------------------------------------------------------------------------------
+# The schedule.
+
+def _level_of_detail(kimg, resolution_log2, initial_resolution, training_kimg, transition_kimg):
+    """0 = full resolution. Growing starts at `initial_resolution`; each level trains `training_kimg`,
+    then the next one fades in over `transition_kimg`."""
+    if initial_resolution is None:
+        return 0.0
+    level_kimg = training_kimg + transition_kimg
+    levels_done = int(np.floor(kimg / level_kimg)) if level_kimg > 0 else 0
+    into_level = kimg - levels_done * level_kimg
+    fading = max(into_level - training_kimg, 0.0) / transition_kimg if transition_kimg > 0 else 0.0
+    return max(resolution_log2 - np.floor(np.log2(initial_resolution)) - levels_done - fading, 0.0)
 
 
 def training_schedule(cur_nimg, training_set, lod_initial_resolution=None, lod_training_kimg=600,
@@ -69,289 +78,206 @@ def training_schedule(cur_nimg, training_set, lod_initial_resolution=None, lod_t
                       minibatch_gpu_dict={}, G_lrate_base=0.002, G_lrate_dict={}, D_lrate_base=0.002, D_lrate_dict={},
                       lrate_rampup_kimg=0, tick_kimg_base=4,
                       tick_kimg_dict={8: 28, 16: 24, 32: 20, 64: 16, 128: 12, 256: 8, 512: 6, 1024: 4}):
-    """Training parameters at `cur_nimg` images: EasyDict(kimg, lod, resolution, minibatch_size,
-    minibatch_gpu, G_lrate, D_lrate, tick_kimg). Dicts are keyed by the current resolution.
+    """What to train with after `cur_nimg` images: EasyDict(kimg, lod, resolution, minibatch_size,
+    minibatch_gpu, G_lrate, D_lrate, tick_kimg). The dicts give values per resolution (the current
+    one: data resolution / 2^floor(lod)); the `_base` values hold for resolutions they do not list."""
+    kimg = cur_nimg / 1000.0
+    lod = _level_of_detail(kimg, training_set.resolution_log2, lod_initial_resolution, lod_training_kimg,
+                           lod_transition_kimg)
+    res = 2 ** (training_set.resolution_log2 - int(np.floor(lod)))
+    rampup = min(kimg / lrate_rampup_kimg, 1.0) if lrate_rampup_kimg > 0 else 1.0
+    return dnnlib.EasyDict(
+        kimg=kimg, lod=lod, resolution=res, tick_kimg=tick_kimg_dict.get(res, tick_kimg_base),
+        minibatch_size=minibatch_size_dict.get(res, minibatch_size_base),
+        minibatch_gpu=minibatch_gpu_dict.get(res, minibatch_gpu_base),
+        G_lrate=G_lrate_dict.get(res, G_lrate_base) * rampup, D_lrate=D_lrate_dict.get(res, D_lrate_base) * rampup)
 
-    Progressive growing (lod_initial_resolution set): each level trains lod_training_kimg, then fades
-    into the next over lod_transition_kimg; lod = log2(R) - log2(init) - phase - fade, at least 0.
-    """
-    s = dnnlib.EasyDict()
-    s.kimg = cur_nimg / 1000.0
 
-    # Level of detail and resolution.
-    phase_dur = lod_training_kimg + lod_transition_kimg
-    phase_idx = int(np.floor(s.kimg / phase_dur)) if phase_dur > 0 else 0
-    phase_kimg = s.kimg - phase_idx * phase_dur
-    if lod_initial_resolution is None:
-        s.lod = 0.0
-    else:
-        s.lod = training_set.resolution_log2
-        s.lod -= np.floor(np.log2(lod_initial_resolution))
-        s.lod -= phase_idx
-        if lod_transition_kimg > 0:
-            s.lod -= max(phase_kimg - lod_training_kimg, 0.0) / lod_transition_kimg
-        s.lod = max(s.lod, 0.0)
-    s.resolution = 2 ** (training_set.resolution_log2 - int(np.floor(s.lod)))
-
-    # Minibatch size, learning rates, tick length.
-    s.minibatch_size = minibatch_size_dict.get(s.resolution, minibatch_size_base)
-    s.minibatch_gpu = minibatch_gpu_dict.get(s.resolution, minibatch_gpu_base)
-    s.G_lrate = G_lrate_dict.get(s.resolution, G_lrate_base)
-    s.D_lrate = D_lrate_dict.get(s.resolution, D_lrate_base)
-    if lrate_rampup_kimg > 0:
-        rampup = min(s.kimg / lrate_rampup_kimg, 1.0)
-        s.G_lrate *= rampup
-        s.D_lrate *= rampup
-    s.tick_kimg = tick_kimg_dict.get(s.resolution, tick_kimg_base)
-    return s
+def _check_split(sched, num_towers, max_minibatch_gpu):
+    if sched.minibatch_size % (sched.minibatch_gpu * num_towers) != 0:
+        raise ValueError("training_loop: minibatch size %d is not a multiple of minibatch_gpu %d x %d towers"
+                         % (sched.minibatch_size, sched.minibatch_gpu, num_towers))
+    if sched.minibatch_gpu > max_minibatch_gpu:
+        raise ValueError("training_loop: minibatch_gpu %d exceeds the largest one of sched_args (%d)"
+                         % (sched.minibatch_gpu, max_minibatch_gpu))
 
 
 # ------------------------------------------------------------------------------------------------------
-# Step-seeded random ops (what makes resume exact).
+# The training graph: towers and phases.
 
-class StepSeededRandomOps:
-    """While `active()`, `tf.random_normal` / `tf.random_uniform` build stateless random ops seeded by
-    (base_seed + op number, step), where `step_in` is a placeholder fed with a counter on every run.
+class Phase:
+    """One kind of optimizer step, run every `interval` minibatches (never when `interval` is None).
 
-    Stateful TF random ops keep their position inside the session and cannot be saved; these draw
-    the same numbers for the same step in any process, so a resumed run continues the random streams.
+    `loss` is the value checked for NaN after each step (or None). `fetch_reals`: each step trains on
+    a minibatch of reals of its own (D). `prefetch_reals`: the phase never reads the reals, so its last
+    step fetches the first minibatch of the D phase in the same session.run (G).
     """
 
-    def __init__(self, base_seed):
-        self.base_seed = int(base_seed)
-        self.num_ops = 0
+    def __init__(self, name, step_op, loss=None, interval=1, fetch_reals=False, prefetch_reals=False):
+        self.name, self.step_op, self.loss, self.interval = name, step_op, loss, interval
+        self.fetch_reals, self.prefetch_reals = fetch_reals, prefetch_reals
+
+    def due(self, minibatch_index):
+        return self.interval is not None and minibatch_index % self.interval == 0
+
+
+class _TrainingGraph:
+    """Placeholders, optimizers and towers, then the phases and the Gs update built from them."""
+
+    def __init__(self, args, training_set, workers, num_gpus, use_gpus):
+        self.args, self.training_set, self.workers = args, training_set, workers
+        self.num_gpus, self.use_gpus = num_gpus, use_gpus
         with tf.name_scope("Inputs"), tf.device("/cpu:0"):
-            self.step_in = tf.placeholder(tf.int64, name="random_step_in", shape=[])
+            self.lod_in = tf.placeholder(tf.float32, name="lod_in", shape=[])
+            self.G_lrate_in = tf.placeholder(tf.float32, name="G_lrate_in", shape=[])
+            self.D_lrate_in = tf.placeholder(tf.float32, name="D_lrate_in", shape=[])
+            self.minibatch_size_in = tf.placeholder(tf.int32, name="minibatch_size_in", shape=[])
+            self.minibatch_gpu_in = tf.placeholder(tf.int32, name="minibatch_gpu_in", shape=[])
+            num_towers = num_gpus * workers.count
+            multiplier = self.minibatch_size_in // (self.minibatch_gpu_in * num_towers)
+            self.Gs_beta = 0.0
+            if args.G_smoothing_kimg > 0.0:
+                half_lives = tf.div(tf.cast(self.minibatch_size_in, tf.float32), args.G_smoothing_kimg * 1000.0)
+                self.Gs_beta = 0.5 ** half_lives
+        opt_args = {}
+        for net, lrate_in, interval in [("G", self.G_lrate_in, args.G_reg_interval),
+                                        ("D", self.D_lrate_in, args.D_reg_interval)]:
+            kwargs = dict(args[net + "_opt_args"], minibatch_multiplier=multiplier, learning_rate=lrate_in)
+            if args.lazy_regularization:
+                # The regularizer adds one step every `interval` minibatches; these settings make the
+                # interval + 1 steps move like `interval` plain ones.
+                shrink = interval / (interval + 1)
+                kwargs["learning_rate"] = kwargs["learning_rate"] * shrink
+                kwargs.update({beta: kwargs[beta] ** shrink for beta in ("beta1", "beta2") if beta in kwargs})
+            opt_args[net] = workers.optimizer_args(kwargs)
+        self.opt = {name: tflib.Optimizer(name=name, **opt_args[name[-1]]) for name in ["TrainG", "TrainD"]}
+        for name in ["RegG", "RegD"]:
+            self.opt[name] = tflib.Optimizer(name=name, share=self.opt["Train" + name[-1]], **opt_args[name[-1]])
+        sched = args.sched_args
+        per_gpu = [sched.get("minibatch_gpu_base", 4)] + list(sched.get("minibatch_gpu_dict", {}).values())
+        self.max_minibatch_gpu = max(per_gpu)  # The size of the tower data buffers.
+        self.fetch_ops, self.shadow_nets, self.losses = [], [], {"G": [], "D": []}
 
-    def _next_seed(self):
-        self.num_ops += 1
-        return tf.stack([tf.constant(self.base_seed * 100003 + self.num_ops, tf.int64), self.step_in])
+    def feed(self, sched):
+        return {self.lod_in: sched.lod, self.G_lrate_in: sched.G_lrate, self.D_lrate_in: sched.D_lrate,
+                self.minibatch_size_in: sched.minibatch_size, self.minibatch_gpu_in: sched.minibatch_gpu}
 
-    def random_normal(self, shape, mean=0.0, stddev=1.0, dtype=tf.float32, seed=None, name=None):
-        del seed
-        return tf.random.stateless_normal(shape, self._next_seed(), mean=mean, stddev=stddev, dtype=dtype, name=name)
+    def _fetch_reals(self):
+        """Ops that refill this tower's buffers of reals and labels from the data stream, after the
+        previous tower's (a fixed order, so which tower gets which images never depends on timing)."""
+        args, data = self.args, self.training_set
+        with tf.name_scope("DataFetch"):
+            reals_var = tf.Variable(name="reals", trainable=False,
+                                    initial_value=tf.zeros([self.max_minibatch_gpu] + data.shape))
+            labels_var = tf.Variable(name="labels", trainable=False,
+                                     initial_value=tf.zeros([self.max_minibatch_gpu, data.label_size]))
+            with tf.device("/cpu:0"), tf.control_dependencies(self.fetch_ops[-2:]):
+                images, labels = data.get_minibatch_tf()
+            images, labels = process_reals(images, labels, self.lod_in, args.mirror_augment, data.dynamic_range,
+                                           args.drange_net)
+            mb = self.minibatch_gpu_in
+            self.fetch_ops += [tf.assign(reals_var, tf.concat([images, reals_var[mb:]], axis=0)),
+                               tf.assign(labels_var, tf.concat([labels, labels_var[mb:]], axis=0))]
+            return reals_var[:mb], labels_var[:mb]
 
-    def random_uniform(self, shape, minval=0, maxval=None, dtype=tf.float32, seed=None, name=None):
-        del seed
-        dtype = tf.as_dtype(dtype)
-        if maxval is None:
-            if dtype.is_integer:
-                raise ValueError("random_uniform: integer dtypes need maxval")
-            maxval = 1.0
-        return tf.random.stateless_uniform(shape, self._next_seed(), minval=minval, maxval=maxval, dtype=dtype,
-                                           name=name)
+    def add_tower(self, gpu, G, D, random_ops):
+        """Tower `gpu`: its copies of G and D (G and D themselves on tower 0), data and losses."""
+        args = self.args
+        with tf.name_scope("GPU%d" % gpu), tf.device(tower_device(gpu, self.use_gpus)):
+            if gpu > 0:
+                G, D = G.clone(G.name + "_shadow"), D.clone(D.name + "_shadow")
+                self.shadow_nets += [G, D]
+            random_ops.start_tower(self.workers.first_tower(self.num_gpus) + gpu)
+            reals, labels = self._fetch_reals()
+            lod_assigns = [tf.assign(net.vars["lod"], self.lod_in) for net in (G, D) if "lod" in net.vars]
+            common = dict(G=G, D=D, training_set=self.training_set, minibatch_size=self.minibatch_gpu_in)
+            with tf.control_dependencies(lod_assigns):
+                with tf.name_scope("G_loss"):
+                    G_loss, G_reg = dnnlib.util.call_func_by_name(opt=self.opt["TrainG"], **common, **args.G_loss_args)
+                with tf.name_scope("D_loss"):
+                    D_loss, D_reg = dnnlib.util.call_func_by_name(opt=self.opt["TrainD"], reals=reals, labels=labels,
+                                                                  **common, **args.D_loss_args)
+            per_net = [("G", G, G_loss, G_reg, args.G_reg_interval), ("D", D, D_loss, D_reg, args.D_reg_interval)]
+            for key, net, loss, reg, interval in per_net:
+                if reg is not None and args.lazy_regularization:
+                    self.opt["Reg" + key].register_gradients(tf.reduce_mean(reg * interval), net.trainables)
+            for key, net, loss, reg, interval in per_net:
+                if reg is not None and not args.lazy_regularization:
+                    loss += reg
+                self.opt["Train" + key].register_gradients(tf.reduce_mean(loss), net.trainables)
+                self.losses[key].append(tf.reduce_mean(tf.cast(loss, tf.float32)))
 
-    def start_tower(self, tower_index):
-        """Number the ops that follow from tower_index * 2^20 + 1 on.
-
-        Called before each tower's data and losses (after its shadow networks): tower i then draws the
-        same numbers whether it is tower i of one process or tower 0 of worker i of a multi-worker run.
-        (Tower 0 keeps the numbers it had before towers were numbered.)
-        """
-        if tower_index > 0:
-            self.num_ops = int(tower_index) << 20
-
-    @contextlib.contextmanager
-    def active(self):
-        saved = (tf.random_normal, tf.random_uniform)
-        tf.random_normal, tf.random_uniform = self.random_normal, self.random_uniform
-        try:
-            yield
-        finally:
-            tf.random_normal, tf.random_uniform = saved
-
-
-# ------------------------------------------------------------------------------------------------------
-# Devices and sessions.
-
-def _have_gpus():
-    try:
-        return len(tf.config.experimental.list_physical_devices("GPU")) > 0
-    except AttributeError:
-        return tf.test.is_gpu_available()
-
-
-def tower_device(index, use_gpus):
-    """Device of tower `index`: '/gpu:i', or '/cpu:i' (logical CPU devices) on machines without GPUs."""
-    return ("/gpu:%d" if use_gpus else "/cpu:%d") % index
-
-
-def _ensure_cpu_devices(tf_config, num_devices):
-    """Without GPUs, towers live on logical CPU devices /cpu:0..n-1: make the default session have them.
-
-    (All towers on one device would make the cross-device all-reduce wait forever.)
-    """
-    session = tf.get_default_session()
-    num_cpus = len([d for d in session.list_devices() if d.device_type == "CPU"])
-    if num_cpus >= num_devices:
-        return
-    config = tf.ConfigProto(device_count={"CPU": num_devices}, allow_soft_placement=True)
-    config.graph_options.place_pruned_graph = True
-    for key, value in (tf_config or {}).items():
-        fields = key.split(".")
-        if fields[0] in ("rnd", "env"):
-            continue
-        obj = config
-        for field in fields[:-1]:
-            obj = getattr(obj, field)
-        setattr(obj, fields[-1], value)
-    new_session = tf.Session(config=config)
-    # Become the default session for good, as init_tf's session is.
-    new_session._default_session = new_session.as_default()  # pylint: disable=protected-access
-    new_session._default_session.enforce_nesting = False  # pylint: disable=protected-access
-    new_session._default_session.__enter__()  # pylint: disable=protected-access
-
-
-def parse_worker_hosts(worker_hosts):
-    """'host:port,host:port' or a list of them -> list of 'host:port'; a ValueError names a bad entry."""
-    if isinstance(worker_hosts, str):
-        worker_hosts = worker_hosts.split(",")
-    hosts = [host.strip() for host in worker_hosts]
-    for host in hosts:
-        name, _, port = host.rpartition(":")
-        if not name or not port.isdigit():
-            raise ValueError("worker hosts: %r is not host:port" % host)
-    if len(set(hosts)) != len(hosts):
-        raise ValueError("worker hosts: %s lists a host:port twice" % ",".join(hosts))
-    return hosts
-
-
-def _start_worker_session(tf_config, worker_hosts, worker_index, num_cpu_devices):
-    """Start this process's tf.distribute.Server of the cluster `worker_hosts` and make a session on it the
-    default session for good. Returns the server.
-
-    Worker 0 leads the collective groups; `device_filters` keep each worker's graph on its own task, so
-    workers talk only through the collective ops (the gradient all-reduce).
-    """
-    cluster = tf.train.ClusterSpec({"worker": list(worker_hosts)})
-    config = tflib.create_config_proto(tf_config)
-    if num_cpu_devices > 1:
-        config.device_count["CPU"] = num_cpu_devices
-    config.experimental.collective_group_leader = "/job:worker/replica:0/task:0"
-    config.device_filters.append("/job:worker/task:%d" % worker_index)
-    server = tf.distribute.Server(cluster, job_name="worker", task_index=worker_index, config=config, start=True)
-    old_session = tf.get_default_session()
-    session = tflib.create_session(force_as_default=True, target=server.target, config_proto=config)
-    session._stylegan2_server = server  # pylint: disable=protected-access
-    if old_session is not None:
-        old_session.close()
-    return server
+    def phases(self):
+        """The training phases in the order one minibatch runs them."""
+        lazy = self.args.lazy_regularization
+        step_ops = dict(G=self.opt["TrainG"].apply_updates(), D=self.opt["TrainD"].apply_updates())
+        step_ops.update(G_reg=self.opt["RegG"].apply_updates(allow_no_op=True),
+                        D_reg=self.opt["RegD"].apply_updates(allow_no_op=True))
+        self.data_fetch_op = tf.group(*self.fetch_ops)
+        with tf.device("/cpu:0"):
+            losses = {net: self.workers.mean_after(tf.add_n(self.losses[net]) / len(self.losses[net]), step_ops[net])
+                      for net in ["G", "D"]}
+        self.workers.build_stop_vote()
+        return [Phase("G", step_ops["G"], losses["G"], prefetch_reals=True),
+                Phase("G_reg", step_ops["G_reg"], interval=self.args.G_reg_interval if lazy else None),
+                Phase("D", step_ops["D"], losses["D"], fetch_reals=True),
+                Phase("D_reg", step_ops["D_reg"], interval=self.args.D_reg_interval if lazy else None)]
 
 
-def _broadcast_from_chief(networks, num_workers, is_chief, device):
-    """Give the variables of `networks` on every worker the values of worker 0 (a sum of worker 0's values
-    and zeros from the others, which is exact)."""
-    ops = []
-    with tf.name_scope("BroadcastFromChief"), tf.device(device):
-        for net in networks:
-            variables = list(net.vars.values())
-            shapes = [tflib.shape_to_list(var.shape) for var in variables]
-            flat = tf.concat([tf.reshape(tf.cast(var, tf.float32), [-1]) for var in variables], axis=0)
-            if not is_chief:
-                flat = tf.zeros_like(flat)
-            flat = tflib.optimizer.all_sum([flat], num_workers)[0]
-            pieces = tf.split(flat, [int(np.prod(shape)) for shape in shapes], axis=0)
-            ops += [tf.assign(var, tf.cast(tf.reshape(piece, shape), var.dtype.base_dtype))
-                    for var, piece, shape in zip(variables, pieces, shapes)]
-    tflib.run(ops)
-
-
-def _peak_gpu_mem_gb():
-    try:
-        if _have_gpus():
-            return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**30
-    except (AttributeError, ValueError, RuntimeError):
-        pass
-    return 0.0
-
-
-# ------------------------------------------------------------------------------------------------------
-# Training state beside each snapshot.
-
-def state_file_for_snapshot(pkl_path):
-    """`.../network-snapshot-001234.pkl` -> `.../training-state-001234.pkl`."""
-    directory, name = os.path.split(pkl_path)
-    match = re.match(r"^network-snapshot-(\d+)\.pkl$", name)
-    if match is None:
-        return None
-    return os.path.join(directory, "training-state-%s.pkl" % match.group(1))
-
-
-def find_latest_snapshot(run_dir):
-    """The `network-snapshot-*.pkl` of `run_dir` with the highest kimg that has a state file, else the
-    highest one without; None when there is none."""
-    pkls = glob.glob(os.path.join(run_dir, "network-snapshot-*.pkl"))
-    pkls = sorted(pkls, key=lambda p: int(re.findall(r"(\d+)\.pkl$", p)[0]))
-    with_state = [p for p in pkls if os.path.isfile(state_file_for_snapshot(p))]
-    if with_state:
-        return with_state[-1]
-    return pkls[-1] if pkls else None
-
-
-def _state_vars(networks):
-    """Global variables that are not network weights (G, D, Gs and the tower copies), autosummary
-    accumulators or dataset constants: optimizer slots and beta powers, loss scales, gradient
-    accumulators, pl_mean, data buffers."""
-    net_vars = set()
-    for net in networks:
-        net_vars.update(id(var) for var in net.vars.values())
-    return [var for var in tf.global_variables()
-            if id(var) not in net_vars and not var.name.startswith(("Autosummary/", "Dataset/"))]
-
-
-def _load_state(path):
-    try:
-        with open(path, "rb") as f:
-            state = pickle.load(f)
-    except FileNotFoundError:
-        raise FileNotFoundError("%s: no such training state file" % path) from None
-    except Exception as e:  # A truncated or foreign file.
-        raise ValueError("%s: not a readable training state file (%s)" % (path, e)) from None
-    if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
-        raise ValueError("%s: not a training state file of version %d" % (path, STATE_VERSION))
-    return state
-
-
-def _save_state(path, state):
-    misc.write_file_atomically(path, pickle.dumps(state, protocol=4))
+def _networks(args, training_set, device):
+    """G, D and Gs: new ones, the ones of `resume_pkl`, or new ones holding the pickle's values."""
+    with tf.device(device):
+        if args.resume_pkl is not None and not args.resume_with_new_nets:
+            print("Loading networks from \"%s\"..." % args.resume_pkl)
+            return misc.load_pkl(args.resume_pkl, allow_code_execution=args.resume_allow_code_execution)
+        print("Constructing networks...")
+        shape = dict(num_channels=training_set.shape[0], resolution=training_set.shape[1],
+                     label_size=training_set.label_size)
+        nets = [tflib.Network("G", **shape, **args.G_args), tflib.Network("D", **shape, **args.D_args)]
+        nets.append(nets[0].clone("Gs"))
+        if args.resume_pkl is not None:
+            print("Loading networks from \"%s\"..." % args.resume_pkl)
+            for net, source in zip(nets, misc.load_pkl(args.resume_pkl, allow_code_execution=args.resume_allow_code_execution)):
+                net.copy_vars_from(source)
+        return tuple(nets)
 
 
 # ------------------------------------------------------------------------------------------------------
 # The loop.
 
 def training_loop(
-        G_args={},                      # Options for the generator network.
-        D_args={},                      # Options for the discriminator network.
-        G_opt_args={},                  # Options for the generator optimizer.
-        D_opt_args={},                  # Options for the discriminator optimizer.
-        G_loss_args={},                 # Options for the generator loss.
-        D_loss_args={},                 # Options for the discriminator loss.
-        dataset_args={},                # Options for dataset.load_dataset().
-        sched_args={},                  # Options for training_schedule().
-        grid_args={},                   # Options for misc.setup_snapshot_image_grid().
-        metric_arg_list=[],             # Options for MetricGroup.
-        tf_config={},                   # Options for tflib.init_tf().
-        data_dir=None,                  # Directory to load datasets from.
-        G_smoothing_kimg=10.0,          # Half-life of the running average of generator weights.
-        minibatch_repeats=4,            # Number of minibatches to run before adjusting training parameters.
-        lazy_regularization=True,       # Perform regularization as a separate training step?
-        G_reg_interval=4,               # How often to perform regularization for G? Ignored if lazy_regularization=False.
-        D_reg_interval=16,              # How often to perform regularization for D? Ignored if lazy_regularization=False.
-        reset_opt_for_new_lod=True,     # Reset optimizer internal state (e.g. Adam moments) when new layers are introduced?
-        total_kimg=25000,               # Total length of the training, measured in thousands of real images.
-        mirror_augment=False,           # Enable mirror augment?
-        drange_net=[-1, 1],             # Dynamic range used when feeding image data to the networks.
-        image_snapshot_ticks=50,        # How often to save image snapshots? None = only save 'reals.png' and 'fakes-init.png'.
-        network_snapshot_ticks=50,      # How often to save network snapshots? None = only save 'network-final.pkl'.
-        save_tf_graph=False,            # Include full TensorFlow computation graph in the tfevents file?
-        save_weight_histograms=False,   # Include weight histograms in the tfevents file?
-        resume_pkl=None,                # Network pickle to resume training from, None = train from scratch.
-        resume_kimg=0.0,                # Assumed training progress at the beginning (schedule, kimg count).
-        resume_time=0.0,                # Assumed wallclock time at the beginning (reporting).
-        resume_with_new_nets=False,     # Construct new networks and copy the pickle's variables into them?
-        resume_state=None,              # Training state file ('auto': the one beside resume_pkl, if any).
+        G_args={},                      # Generator: func_name and network options.
+        D_args={},                      # Discriminator: func_name and network options.
+        G_opt_args={},                  # tflib.Optimizer options of G (Adam betas, epsilon, ...).
+        D_opt_args={},                  # tflib.Optimizer options of D.
+        G_loss_args={},                 # G loss: func_name and its options.
+        D_loss_args={},                 # D loss: func_name and its options.
+        dataset_args={},                # dataset.load_dataset() options.
+        sched_args={},                  # training_schedule() options.
+        grid_args={},                   # misc.setup_snapshot_image_grid() options.
+        metric_arg_list=[],             # Metrics run after every network snapshot.
+        tf_config={},                   # tflib.init_tf() options.
+        data_dir=None,                  # Root folder of the datasets.
+        G_smoothing_kimg=10.0,          # Half-life of Gs, the moving average of G, in kimg.
+        minibatch_repeats=4,            # Minibatches between two looks at the schedule.
+        lazy_regularization=True,       # Regularize in phases of their own, every few minibatches?
+        G_reg_interval=4,               # Minibatches per G regularization phase (lazy regularization).
+        D_reg_interval=16,              # Minibatches per D regularization phase (lazy regularization).
+        reset_opt_for_new_lod=True,     # Clear the Adam moments when a new level of detail fades in?
+        total_kimg=25000,               # Length of the run, in thousands of real images shown to D.
+        mirror_augment=False,           # Flip half of the reals horizontally?
+        drange_net=[-1, 1],             # Value range of images inside the networks.
+        image_snapshot_ticks=50,        # Ticks between fakes*.png (None: only reals.png and fakes_init.png).
+        network_snapshot_ticks=50,      # Ticks between network snapshots (None: only network-final.pkl).
+        save_tf_graph=False,            # Put the graph into the TensorBoard events?
+        save_weight_histograms=False,   # Put weight histograms into the TensorBoard events?
+        resume_pkl=None,                # Network pickle to start from; None: new networks.
+        resume_kimg=0.0,                # Progress the run starts at (schedule and kimg count).
+        resume_time=0.0,                # Seconds of training before this run (reports).
+        resume_with_new_nets=False,     # New networks that take the values of resume_pkl's?
+        resume_state=None,              # Training state file to continue exactly ('auto': beside resume_pkl).
         resume_allow_code_execution=None,  # May resume_pkl run the code it embeds? None: only official downloads.
-        num_gpus=None,                  # Number of towers; default: dnnlib.submit_config.num_gpus, else 1.
+        num_gpus=None,                  # Towers; default: dnnlib.submit_config.num_gpus, else 1.
         worker_hosts=None,              # Multi-worker training: ['host:port', ...] of all workers, or None.
         worker_index=0,                 # Multi-worker training: this process's index in worker_hosts.
         submit_config=None):            # Set by dnnlib.submit_run.
@@ -361,418 +287,226 @@ def training_loop(
     runs num_gpus towers on its own shard of the data, gradients are summed over all workers' towers, and
     worker 0 alone writes into the run dir.
     """
+    args = dnnlib.EasyDict(locals())
     if num_gpus is None:
         num_gpus = submit_config.num_gpus if submit_config is not None else 1
     if num_gpus < 1:
         raise ValueError("training_loop: num_gpus must be >= 1, got %r" % (num_gpus,))
-    worker_hosts = parse_worker_hosts(worker_hosts) if worker_hosts else None
-    num_workers = len(worker_hosts) if worker_hosts else 1
-    if not 0 <= worker_index < num_workers:
-        raise ValueError("training_loop: worker_index %r is not in [0, %d)" % (worker_index, num_workers))
-    is_chief = (worker_index == 0)  # Writes snapshots, images, logs and metrics.
-    num_towers = num_gpus * num_workers
-
+    workers = distributed.Workers(worker_hosts, worker_index)
+    num_towers = num_gpus * workers.count
     run_context = dnnlib.RunContext(submit_config if submit_config is not None else dnnlib.submit_config)
     try:
-        # Initialize dnnlib and TensorFlow.
         tflib.init_tf(tf_config)
-        use_gpus = _have_gpus()
-        if num_workers > 1:
-            print("Worker %d of %s: starting the server..." % (worker_index, ",".join(worker_hosts)))
-            _start_worker_session(tf_config, worker_hosts, worker_index, num_gpus if not use_gpus else 1)
-            dataset_args = dict(dataset_args, num_shards=num_workers, shard_index=worker_index)
-        elif not use_gpus and num_gpus > 1:
-            _ensure_cpu_devices(tf_config, num_gpus)
+        use_gpus = tflib.tfutil.has_gpu()
+        workers.start(tf_config, num_gpus, use_gpus)
 
-        # Training state of an earlier run (read first: it holds the random seed the graph is built with).
-        state = None
-        if resume_state == "auto" and resume_pkl is not None:
-            candidate = state_file_for_snapshot(resume_pkl) if not dnnlib.util.is_url(resume_pkl) else None
-            resume_state = candidate if candidate is not None and os.path.isfile(candidate) else None
-        if resume_state is not None:
-            state = _load_state(resume_state)
-            resume_kimg = state["cur_nimg"] / 1000.0
-            resume_time = state["total_time"]
-            print("Resuming the training state from %s (kimg %.1f, tick %d)" % (resume_state, resume_kimg,
-                                                                               state["cur_tick"]))
-
-        # Load training set.
+        # Read before the graph is built: a resumed run's random ops take the earlier run's seed.
+        state = resume.TrainingState.start(resume_pkl, resume_state, resume_kimg, resume_time)
+        if state.resumed_from is not None:
+            print("Resuming the training state from %s (kimg %.1f, tick %d)"
+                  % (state.resumed_from, state.cur_nimg / 1000.0, state.cur_tick))
         training_set = dataset.load_dataset(data_dir=dnnlib.convert_path(data_dir) if data_dir else None,
-                                            verbose=True, **dataset_args)
-        grid_size, grid_reals, grid_labels = misc.setup_snapshot_image_grid(training_set, **grid_args)
-        if is_chief:
-            misc.save_image_grid(grid_reals, dnnlib.make_run_dir_path("reals.png"),
-                                 drange=training_set.dynamic_range, grid_size=grid_size)
-
-        # Construct or load networks.
-        with tf.device(tower_device(0, use_gpus)):
-            if resume_pkl is None or resume_with_new_nets:
-                print("Constructing networks...")
-                G = tflib.Network("G", num_channels=training_set.shape[0], resolution=training_set.shape[1],
-                                  label_size=training_set.label_size, **G_args)
-                D = tflib.Network("D", num_channels=training_set.shape[0], resolution=training_set.shape[1],
-                                  label_size=training_set.label_size, **D_args)
-                Gs = G.clone("Gs")
-            if resume_pkl is not None:
-                print("Loading networks from \"%s\"..." % resume_pkl)
-                rG, rD, rGs = misc.load_pkl(resume_pkl, allow_code_execution=resume_allow_code_execution)
-                if resume_with_new_nets:
-                    G.copy_vars_from(rG)
-                    D.copy_vars_from(rD)
-                    Gs.copy_vars_from(rGs)
-                else:
-                    G, D, Gs = rG, rD, rGs
-            if num_workers > 1:
-                _broadcast_from_chief([G, D, Gs], num_workers, is_chief, tower_device(0, use_gpus))
-
-        # Print layers and generate initial image snapshot.
+                                            verbose=True, **workers.dataset_args(dataset_args))
+        reporter = _Reporter(args, training_set, workers.is_chief, run_context, num_gpus)
+        G, D, Gs = _networks(args, training_set, tower_device(0, use_gpus))
+        workers.broadcast_from_chief([G, D, Gs], tower_device(0, use_gpus))
         G.print_layers()
         D.print_layers()
-        sched = training_schedule(cur_nimg=total_kimg * 1000, training_set=training_set, **sched_args)
-        grid_latents = np.random.randn(np.prod(grid_size), *G.input_shape[1:])
-        if is_chief:
-            grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=sched.minibatch_gpu)
-            if state is None:
-                misc.save_image_grid(grid_fakes, dnnlib.make_run_dir_path("fakes_init.png"), drange=drange_net,
-                                     grid_size=grid_size)
+        reporter.draw_initial_fakes(Gs, write=state.resumed_from is None)
+        random_ops = state.random_ops()
 
-        # The seed of the training graph's random ops: from NumPy's seeded RNG, or the earlier run's.
-        random_ops = StepSeededRandomOps(state["random_base_seed"] if state is not None else np.random.randint(1 << 30))
-
-        # Setup training inputs.
         print("Building TensorFlow graph...")
-        with tf.name_scope("Inputs"), tf.device("/cpu:0"):
-            lod_in = tf.placeholder(tf.float32, name="lod_in", shape=[])
-            G_lrate_in = tf.placeholder(tf.float32, name="G_lrate_in", shape=[])
-            D_lrate_in = tf.placeholder(tf.float32, name="D_lrate_in", shape=[])
-            minibatch_size_in = tf.placeholder(tf.int32, name="minibatch_size_in", shape=[])
-            minibatch_gpu_in = tf.placeholder(tf.int32, name="minibatch_gpu_in", shape=[])
-            minibatch_multiplier = minibatch_size_in // (minibatch_gpu_in * num_towers)
-            Gs_beta = 0.5 ** tf.div(tf.cast(minibatch_size_in, tf.float32), G_smoothing_kimg * 1000.0) \
-                if G_smoothing_kimg > 0.0 else 0.0
-
-        # Setup optimizers.
-        G_opt_args = dict(G_opt_args)
-        D_opt_args = dict(D_opt_args)
-        for args, reg_interval, lrate_in in [(G_opt_args, G_reg_interval, G_lrate_in), (D_opt_args, D_reg_interval, D_lrate_in)]:
-            args["minibatch_multiplier"] = minibatch_multiplier
-            args["learning_rate"] = lrate_in
-            if num_workers > 1:
-                args["num_workers"] = num_workers
-            if lazy_regularization:
-                # The regularizer runs every reg_interval minibatches: scale lr and Adam betas so that
-                # the (interval + 1) updates behave like interval plain ones.
-                mb_ratio = reg_interval / (reg_interval + 1)
-                args["learning_rate"] *= mb_ratio
-                if "beta1" in args:
-                    args["beta1"] **= mb_ratio
-                if "beta2" in args:
-                    args["beta2"] **= mb_ratio
-        G_opt = tflib.Optimizer(name="TrainG", **G_opt_args)
-        D_opt = tflib.Optimizer(name="TrainD", **D_opt_args)
-        G_reg_opt = tflib.Optimizer(name="RegG", share=G_opt, **G_opt_args)
-        D_reg_opt = tflib.Optimizer(name="RegD", share=D_opt, **D_opt_args)
-
-        # Build training graph for each tower.
-        max_minibatch_gpu = max([sched_args.get("minibatch_gpu_base", 4)] + list(sched_args.get("minibatch_gpu_dict", {}).values()))
-        data_fetch_ops = []
-        shadow_nets = []
-        G_losses, D_losses = [], []
-        previous_fetch = []
+        graph = _TrainingGraph(args, training_set, workers, num_gpus, use_gpus)
         with random_ops.active():
             for gpu in range(num_gpus):
-                with tf.name_scope("GPU%d" % gpu), tf.device(tower_device(gpu, use_gpus)):
-
-                    # Create GPU-specific shadow copies of G and D.
-                    G_gpu = G if gpu == 0 else G.clone(G.name + "_shadow")
-                    D_gpu = D if gpu == 0 else D.clone(D.name + "_shadow")
-                    if gpu > 0:
-                        shadow_nets += [G_gpu, D_gpu]
-                    random_ops.start_tower(worker_index * num_gpus + gpu)
-
-                    # Fetch training data via temporary variables. Towers read the stream one after the
-                    # other, so which images each tower gets does not depend on thread timing.
-                    with tf.name_scope("DataFetch"):
-                        reals_var = tf.Variable(name="reals", trainable=False,
-                                                initial_value=tf.zeros([max_minibatch_gpu] + training_set.shape))
-                        labels_var = tf.Variable(name="labels", trainable=False,
-                                                 initial_value=tf.zeros([max_minibatch_gpu, training_set.label_size]))
-                        with tf.device("/cpu:0"), tf.control_dependencies(previous_fetch):
-                            reals_write, labels_write = training_set.get_minibatch_tf()
-                        reals_write, labels_write = process_reals(reals_write, labels_write, lod_in, mirror_augment,
-                                                                  training_set.dynamic_range, drange_net)
-                        reals_write = tf.concat([reals_write, reals_var[minibatch_gpu_in:]], axis=0)
-                        labels_write = tf.concat([labels_write, labels_var[minibatch_gpu_in:]], axis=0)
-                        fetch_ops = [tf.assign(reals_var, reals_write), tf.assign(labels_var, labels_write)]
-                        data_fetch_ops += fetch_ops
-                        previous_fetch = fetch_ops
-                        reals_read = reals_var[:minibatch_gpu_in]
-                        labels_read = labels_var[:minibatch_gpu_in]
-
-                    # Evaluate loss functions.
-                    lod_assign_ops = []
-                    if "lod" in G_gpu.vars:
-                        lod_assign_ops += [tf.assign(G_gpu.vars["lod"], lod_in)]
-                    if "lod" in D_gpu.vars:
-                        lod_assign_ops += [tf.assign(D_gpu.vars["lod"], lod_in)]
-                    with tf.control_dependencies(lod_assign_ops):
-                        with tf.name_scope("G_loss"):
-                            G_loss, G_reg = dnnlib.util.call_func_by_name(
-                                G=G_gpu, D=D_gpu, opt=G_opt, training_set=training_set,
-                                minibatch_size=minibatch_gpu_in, **G_loss_args)
-                        with tf.name_scope("D_loss"):
-                            D_loss, D_reg = dnnlib.util.call_func_by_name(
-                                G=G_gpu, D=D_gpu, opt=D_opt, training_set=training_set,
-                                minibatch_size=minibatch_gpu_in, reals=reals_read, labels=labels_read, **D_loss_args)
-
-                    # Register gradients.
-                    if not lazy_regularization:
-                        if G_reg is not None:
-                            G_loss += G_reg
-                        if D_reg is not None:
-                            D_loss += D_reg
-                    else:
-                        if G_reg is not None:
-                            G_reg_opt.register_gradients(tf.reduce_mean(G_reg * G_reg_interval), G_gpu.trainables)
-                        if D_reg is not None:
-                            D_reg_opt.register_gradients(tf.reduce_mean(D_reg * D_reg_interval), D_gpu.trainables)
-                    G_opt.register_gradients(tf.reduce_mean(G_loss), G_gpu.trainables)
-                    D_opt.register_gradients(tf.reduce_mean(D_loss), D_gpu.trainables)
-                    G_losses.append(tf.reduce_mean(tf.cast(G_loss, tf.float32)))
-                    D_losses.append(tf.reduce_mean(tf.cast(D_loss, tf.float32)))
-
-        # Setup training ops.
-        data_fetch_op = tf.group(*data_fetch_ops)
-        G_train_op = G_opt.apply_updates()
-        D_train_op = D_opt.apply_updates()
-        G_reg_op = G_reg_opt.apply_updates(allow_no_op=True)
-        D_reg_op = D_reg_opt.apply_updates(allow_no_op=True)
-        Gs_update_op = Gs.setup_as_moving_average_of(G, beta=Gs_beta)
-        with tf.device("/cpu:0"):
-            G_loss_value = tf.add_n(G_losses) / len(G_losses)
-            D_loss_value = tf.add_n(D_losses) / len(D_losses)
-            if num_workers > 1:
-                # The mean over all workers, so that every worker sees the same NaN and stops with the others.
-                with tf.name_scope("LossAcrossWorkers"):
-                    with tf.control_dependencies([G_train_op]):
-                        G_loss_value = tflib.optimizer.all_sum([tf.identity(G_loss_value)], num_workers)[0] / num_workers
-                    with tf.control_dependencies([D_train_op]):
-                        D_loss_value = tflib.optimizer.all_sum([tf.identity(D_loss_value)], num_workers)[0] / num_workers
-                    stop_in = tf.placeholder(tf.float32, name="stop_in", shape=[])
-                    stop_sum = tflib.optimizer.all_sum([tf.identity(stop_in)], num_workers)[0]
-
-        tick_summaries = _TickSummaries(["Progress/tick", "Progress/kimg", "Progress/lod", "Progress/minibatch",
-                                         "Timing/total_sec", "Timing/sec_per_tick", "Timing/sec_per_kimg",
-                                         "Timing/maintenance_sec", "Resources/peak_gpu_mem_gb",
-                                         "Timing/total_hours", "Timing/total_days"])
-
-        # Finalize graph.
+                graph.add_tower(gpu, G, D, random_ops)
+        phases = graph.phases()
+        Gs_update_op = Gs.setup_as_moving_average_of(G, beta=graph.Gs_beta)
+        reporter.build_summaries()
         tflib.init_uninitialized_vars()
-        state_vars = _state_vars([G, D, Gs] + shadow_nets)
-        if state is not None:
-            _restore_state_vars(state, state_vars, resume_state)
+        state_vars = resume.state_variables([G, D, Gs] + graph.shadow_nets)
+        state.restore(state_vars)
+        reporter.open_logs(G, D, last_snapshot=resume_pkl, earlier_seconds=state.total_time)
 
-        print("Initializing logs...")
-        summary_log = None
-        if is_chief:
-            summary_log = tf.summary.FileWriter(dnnlib.make_run_dir_path())
-            if save_tf_graph:
-                summary_log.add_graph(tf.get_default_graph())
-        if save_weight_histograms:
-            G.setup_weight_histograms()
-            D.setup_weight_histograms()
-        metric_group = None
-        if metric_arg_list and is_chief:
-            from metrics import metric_base  # pylint: disable=import-outside-toplevel
-            metric_group = metric_base.MetricGroup(metric_arg_list)
-
-        # Counters: fresh, or those of the earlier run.
         print("Training for %g kimg..." % total_kimg)
-        cur_nimg = int(resume_kimg * 1000)
-        cur_tick = -1
-        tick_start_nimg = cur_nimg
-        prev_lod = -1.0
-        running_mb_counter = 0
-        random_step = 0
-        data_config = None
-        num_fetches = 0  # minibatches drawn per tower since the data stream was last (re)configured
-        last_snapshot = resume_pkl
-        if state is not None:
-            cur_tick = state["cur_tick"]
-            tick_start_nimg = state["tick_start_nimg"]
-            prev_lod = state["prev_lod"]
-            running_mb_counter = state["running_mb_counter"]
-            random_step = state["random_step"]
-            np.random.set_state(state["numpy_random_state"])
-        tick_start_time = time.time()
-        run_start_time = tick_start_time
-        maintenance_time = 0.0
-
-        def run(ops, feed_dict):
-            nonlocal random_step
-            random_step += 1
-            feed_dict = dict(feed_dict)
-            feed_dict[random_ops.step_in] = random_step
-            return tflib.run(ops, feed_dict)
-
-        def check_finite(name, value):
-            if not np.isfinite(value):
-                message = ("training: the %s loss became %s at kimg %.3f; stopping. The last good snapshot is %s"
-                           % (name, value, cur_nimg / 1000.0, last_snapshot if last_snapshot else "(none written yet)"))
-                print(message, flush=True)
-                raise TrainingDivergedError(message)
-
-        while cur_nimg < total_kimg * 1000:
-            stop = run_context.should_stop()
-            if num_workers > 1:  # Worker 0's abort.txt stops every worker.
-                stop = tflib.run(stop_sum, {stop_in: float(stop)}) > 0
-            if stop:
-                print("abort.txt found: stopping at kimg %.1f" % (cur_nimg / 1000.0))
+        while state.cur_nimg < total_kimg * 1000:
+            if workers.should_stop(run_context.should_stop()):
+                print("abort.txt found: stopping at kimg %.1f" % (state.cur_nimg / 1000.0))
                 break
-
-            # Choose training parameters and configure training ops.
-            sched = training_schedule(cur_nimg=cur_nimg, training_set=training_set, **sched_args)
-            if sched.minibatch_size % (sched.minibatch_gpu * num_towers) != 0:
-                raise ValueError("training_loop: minibatch size %d is not a multiple of minibatch_gpu %d x %d towers"
-                                 % (sched.minibatch_size, sched.minibatch_gpu, num_towers))
-            if sched.minibatch_gpu > max_minibatch_gpu:
-                raise ValueError("training_loop: minibatch_gpu %d exceeds the largest one of sched_args (%d)"
-                                 % (sched.minibatch_gpu, max_minibatch_gpu))
-            training_set.configure(sched.minibatch_gpu, sched.lod)
-            # The dataset restarts its stream (same shuffle seed) whenever the minibatch size or level
-            # changes; a resumed run skips the minibatches the earlier run drew since then. (Exact unless
-            # the snapshot grid's size equals minibatch_gpu: then the first configure does not restart.)
-            if (sched.minibatch_gpu, int(np.floor(sched.lod))) != data_config:
-                data_config = (sched.minibatch_gpu, int(np.floor(sched.lod)))
-                num_fetches = 0
-                if state is not None and tuple(state["data_config"]) == data_config:
-                    _skip_minibatches(training_set, state["num_fetches"] * num_gpus)
-                    num_fetches = state["num_fetches"]
-                state = None
-            if reset_opt_for_new_lod:
-                if np.floor(sched.lod) != np.floor(prev_lod) or np.ceil(sched.lod) != np.ceil(prev_lod):
-                    G_opt.reset_optimizer_state()
-                    D_opt.reset_optimizer_state()
-            prev_lod = sched.lod
-
-            # Run training ops.
-            feed_dict = {lod_in: sched.lod, G_lrate_in: sched.G_lrate, D_lrate_in: sched.D_lrate,
-                         minibatch_size_in: sched.minibatch_size, minibatch_gpu_in: sched.minibatch_gpu}
-            for _repeat in range(minibatch_repeats):
-                rounds = range(0, sched.minibatch_size, sched.minibatch_gpu * num_towers)
-                run_G_reg = (lazy_regularization and running_mb_counter % G_reg_interval == 0)
-                run_D_reg = (lazy_regularization and running_mb_counter % D_reg_interval == 0)
-                cur_nimg += sched.minibatch_size
-                running_mb_counter += 1
-
-                # Fast path without gradient accumulation.
-                if len(rounds) == 1:
-                    _, G_loss_now, _ = run([G_train_op, G_loss_value, data_fetch_op], feed_dict)
-                    num_fetches += 1
-                    check_finite("G", G_loss_now)
-                    if run_G_reg:
-                        run(G_reg_op, feed_dict)
-                    # Gs copies G's dlatent_avg, which the D step also updates: run them apart so the
-                    # order is fixed (in one run it is a race, and resume would not be exact).
-                    _, D_loss_now = run([D_train_op, D_loss_value], feed_dict)
-                    run(Gs_update_op, feed_dict)
-                    check_finite("D", D_loss_now)
-                    if run_D_reg:
-                        run(D_reg_op, feed_dict)
-
-                # Slow path with gradient accumulation.
-                else:
-                    for _round in rounds:
-                        _, G_loss_now = run([G_train_op, G_loss_value], feed_dict)
-                        check_finite("G", G_loss_now)
-                    if run_G_reg:
-                        for _round in rounds:
-                            run(G_reg_op, feed_dict)
-                    run(Gs_update_op, feed_dict)
-                    for _round in rounds:
-                        run(data_fetch_op, feed_dict)
-                        num_fetches += 1
-                        _, D_loss_now = run([D_train_op, D_loss_value], feed_dict)
-                        check_finite("D", D_loss_now)
-                    if run_D_reg:
-                        for _round in rounds:
-                            run(D_reg_op, feed_dict)
-
-            # Perform maintenance tasks once per tick.
-            done = (cur_nimg >= total_kimg * 1000)
-            if cur_tick < 0 or cur_nimg >= tick_start_nimg + sched.tick_kimg * 1000 or done:
-                cur_tick += 1
-                tick_kimg = (cur_nimg - tick_start_nimg) / 1000.0
-                tick_start_nimg = cur_nimg
-                tick_end_time = time.time()
-                tick_time = tick_end_time - tick_start_time
-                total_time = tick_end_time - run_start_time + resume_time
-
-                # Report progress.
-                tick_values = dict([
-                    ("Progress/tick", cur_tick), ("Progress/kimg", cur_nimg / 1000.0), ("Progress/lod", sched.lod),
-                    ("Progress/minibatch", sched.minibatch_size), ("Timing/total_sec", total_time),
-                    ("Timing/sec_per_tick", tick_time), ("Timing/sec_per_kimg", tick_time / max(tick_kimg, 1e-8)),
-                    ("Timing/maintenance_sec", maintenance_time), ("Resources/peak_gpu_mem_gb", _peak_gpu_mem_gb()),
-                    ("Timing/total_hours", total_time / (60.0 * 60.0)),
-                    ("Timing/total_days", total_time / (24.0 * 60.0 * 60.0))])
-                if is_chief:
-                    tick_summaries.add(tick_values)
-                print("tick %-5d kimg %-8.1f lod %-5.2f minibatch %-4d time %-12s sec/tick %-7.1f sec/kimg %-7.2f "
-                      "maintenance %-6.1f gpumem %.1f" % (
-                          cur_tick, cur_nimg / 1000.0, sched.lod, sched.minibatch_size,
-                          dnnlib.util.format_time(total_time), tick_time, tick_values["Timing/sec_per_kimg"],
-                          maintenance_time, tick_values["Resources/peak_gpu_mem_gb"]), flush=True)
-
-                # Save snapshots.
-                if not is_chief:
-                    pass  # Other workers write nothing into the run dir.
-                elif image_snapshot_ticks is not None and (cur_tick % image_snapshot_ticks == 0 or done):
-                    grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=sched.minibatch_gpu)
-                    misc.save_image_grid(grid_fakes, dnnlib.make_run_dir_path("fakes%06d.png" % (cur_nimg // 1000)),
-                                         drange=drange_net, grid_size=grid_size)
-                if is_chief and network_snapshot_ticks is not None and (cur_tick % network_snapshot_ticks == 0 or done):
-                    pkl = dnnlib.make_run_dir_path("network-snapshot-%06d.pkl" % (cur_nimg // 1000))
-                    state_values = tflib.run(state_vars)
-                    misc.save_pkl((G, D, Gs), pkl)
-                    _save_state(state_file_for_snapshot(pkl), dict(
-                        version=STATE_VERSION, cur_nimg=cur_nimg, cur_tick=cur_tick, tick_start_nimg=tick_start_nimg,
-                        prev_lod=prev_lod, running_mb_counter=running_mb_counter, random_step=random_step,
-                        random_base_seed=random_ops.base_seed, numpy_random_state=np.random.get_state(),
-                        data_config=data_config, num_fetches=num_fetches, total_time=total_time,
-                        vars={var.name: value for var, value in zip(state_vars, state_values)}))
-                    last_snapshot = pkl
-                    if metric_group is not None:
-                        metric_group.run(pkl, run_dir=dnnlib.make_run_dir_path(),
-                                    data_dir=dnnlib.convert_path(data_dir) if data_dir else None,
-                                    num_gpus=num_gpus, tf_config=tf_config)
-
-                # Update summaries and RunContext.
-                if metric_group is not None:
-                    metric_group.update_autosummaries()
-                if is_chief:
-                    tflib.autosummary.save_summaries(summary_log, cur_nimg)
-                    summary_log.flush()
-                run_context.update("%.2f" % sched.lod, cur_epoch=cur_nimg // 1000, max_epoch=total_kimg)
-                tick_start_time = time.time()
-                maintenance_time = tick_start_time - tick_end_time
-
-        # Save final snapshot.
-        if is_chief:
-            misc.save_pkl((G, D, Gs), dnnlib.make_run_dir_path("network-final.pkl"))
-            summary_log.close()
-
-        # All done.
+            sched = training_schedule(cur_nimg=state.cur_nimg, training_set=training_set, **sched_args)
+            _check_split(sched, num_towers, graph.max_minibatch_gpu)
+            state.configure_data(training_set, sched.minibatch_gpu, sched.lod, num_gpus)
+            if state.lod_changed(sched.lod) and reset_opt_for_new_lod:
+                graph.opt["TrainG"].reset_optimizer_state()
+                graph.opt["TrainD"].reset_optimizer_state()
+            feed = graph.feed(sched)
+            rounds = sched.minibatch_size // (sched.minibatch_gpu * num_towers)
+            for _ in range(minibatch_repeats):
+                state.cur_nimg += sched.minibatch_size
+                _train_minibatch(phases, graph.data_fetch_op, Gs_update_op, rounds,
+                                 lambda ops: state.run(ops, feed, random_ops), state, reporter.check_finite)
+            done = state.cur_nimg >= total_kimg * 1000
+            if state.cur_tick < 0 or state.cur_nimg >= state.tick_start_nimg + sched.tick_kimg * 1000 or done:
+                reporter.tick(state, sched, done, (G, D, Gs), state_vars)
+        reporter.finish((G, D, Gs))
         training_set.close()
     finally:
         run_context.close()
 
 
-class _TickSummaries:
-    """The per-tick autosummaries, fed through one placeholder and added by one run.
+def _train_minibatch(phases, data_fetch_op, Gs_update_op, rounds, run, state, check_finite):
+    """One minibatch: each phase that is due, `rounds` steps each (gradient accumulation over rounds),
+    then the Gs moving average."""
+    minibatch_index = state.running_mb_counter
+    state.running_mb_counter += 1
+    reals_ready = False  # A fetched minibatch of reals that no D step has trained on yet.
+    for phase in phases:
+        if not phase.due(minibatch_index):
+            continue
+        for step in range(rounds):
+            fetches = [phase.step_op] if phase.loss is None else [phase.step_op, phase.loss]
+            if phase.fetch_reals:
+                if not reals_ready:
+                    run(data_fetch_op)
+                    state.num_fetches += 1
+                reals_ready = False
+            elif phase.prefetch_reals and step == rounds - 1:
+                fetches.append(data_fetch_op)
+                state.num_fetches += 1
+                reals_ready = True
+            values = run(fetches)
+            if phase.loss is not None:
+                check_finite(phase.name, values[1], state.cur_nimg)
+    # G's dlatent_avg, which Gs copies, moves in the D phase too: updating Gs in the same session.run
+    # would race with it, and a resumed run would not repeat the result.
+    run(Gs_update_op)
 
-    (Python values given to `autosummary` one by one each cost a new session signature the first time,
-    about a second each in a large training graph.)
+
+# ------------------------------------------------------------------------------------------------------
+# Ticks: reports, snapshots, metrics.
+
+class _Reporter:
+    """Everything the run writes: images, snapshots and state files, metrics, tick lines, events.
+
+    Only the chief worker writes files; every worker prints its tick lines.
+    """
+
+    def __init__(self, args, training_set, is_chief, run_context, num_gpus):
+        self.args, self.training_set, self.is_chief = args, training_set, is_chief
+        self.run_context, self.num_gpus = run_context, num_gpus
+        self.grid_size, grid_reals, self.grid_labels = misc.setup_snapshot_image_grid(training_set, **args.grid_args)
+        if is_chief:
+            misc.save_image_grid(grid_reals, dnnlib.make_run_dir_path("reals.png"),
+                                 drange=training_set.dynamic_range, grid_size=self.grid_size)
+        self.grid_latents = None
+        self.summary_log = self.metric_group = self.tick_summaries = None
+
+    def _save_fakes(self, Gs, name, minibatch_size, write=True):
+        fakes = Gs.run(self.grid_latents, self.grid_labels, is_validation=True, minibatch_size=minibatch_size)
+        if write:
+            misc.save_image_grid(fakes, dnnlib.make_run_dir_path(name), drange=self.args.drange_net,
+                                 grid_size=self.grid_size)
+
+    def draw_initial_fakes(self, Gs, write):
+        """Draw the grid's latents, kept for every later fakes*.png, and write fakes_init.png."""
+        last_sched = training_schedule(self.args.total_kimg * 1000, self.training_set, **self.args.sched_args)
+        self.grid_latents = np.random.randn(int(np.prod(self.grid_size)), *Gs.input_shape[1:])
+        if self.is_chief:
+            self._save_fakes(Gs, "fakes_init.png", last_sched.minibatch_gpu, write=write)
+
+    def build_summaries(self):
+        self.tick_summaries = _TickSummaries(_TICK_VALUES)
+
+    def open_logs(self, G, D, last_snapshot, earlier_seconds):
+        print("Initializing logs...")
+        if self.is_chief:
+            self.summary_log = tf.summary.FileWriter(dnnlib.make_run_dir_path())
+            if self.args.save_tf_graph:
+                self.summary_log.add_graph(tf.get_default_graph())
+        if self.args.save_weight_histograms:
+            G.setup_weight_histograms()
+            D.setup_weight_histograms()
+        if self.args.metric_arg_list and self.is_chief:
+            from metrics import metric_base  # pylint: disable=import-outside-toplevel
+            self.metric_group = metric_base.MetricGroup(self.args.metric_arg_list)
+        self.last_snapshot = last_snapshot
+        self.earlier_seconds = earlier_seconds
+        self.run_start = self.tick_start = time.time()
+        self.maintenance_time = 0.0
+
+    def check_finite(self, name, value, cur_nimg):
+        if not np.isfinite(value):
+            message = ("training: the %s loss became %s at kimg %.3f; stopping. The last good snapshot is %s"
+                       % (name, value, cur_nimg / 1000.0, self.last_snapshot or "(none written yet)"))
+            print(message, flush=True)
+            raise TrainingDivergedError(message)
+
+    def tick(self, state, sched, done, nets, state_vars):
+        tick_end = time.time()
+        tick_seconds = tick_end - self.tick_start
+        tick_kimg = (state.cur_nimg - state.tick_start_nimg) / 1000.0
+        state.cur_tick += 1
+        state.tick_start_nimg = state.cur_nimg
+        state.total_time = tick_end - self.run_start + self.earlier_seconds
+        self._report(state, sched, tick_seconds, tick_kimg)
+        if self.is_chief:
+            self._snapshots(state, sched, done, nets, state_vars)
+            if self.metric_group is not None:
+                self.metric_group.update_autosummaries()
+            tflib.autosummary.save_summaries(self.summary_log, state.cur_nimg)
+            self.summary_log.flush()
+        self.run_context.update("%.2f" % sched.lod, cur_epoch=state.cur_nimg // 1000, max_epoch=self.args.total_kimg)
+        self.tick_start = time.time()
+        self.maintenance_time = self.tick_start - tick_end
+
+    def _report(self, state, sched, tick_seconds, tick_kimg):
+        total = state.total_time
+        values = dict(zip(_TICK_VALUES, [
+            state.cur_tick, state.cur_nimg / 1000.0, sched.lod, sched.minibatch_size, total, tick_seconds,
+            tick_seconds / max(tick_kimg, 1e-8), self.maintenance_time, _peak_gpu_mem_gb(), total / 3600.0,
+            total / 86400.0]))
+        if self.is_chief:
+            self.tick_summaries.add(values)
+        print("tick %-5d kimg %-8.1f lod %-5.2f minibatch %-4d time %-12s sec/tick %-7.1f sec/kimg %-7.2f "
+              "maintenance %-6.1f gpumem %.1f" % (
+                  state.cur_tick, state.cur_nimg / 1000.0, sched.lod, sched.minibatch_size,
+                  dnnlib.util.format_time(total), tick_seconds, values["Timing/sec_per_kimg"],
+                  self.maintenance_time, values["Resources/peak_gpu_mem_gb"]), flush=True)
+
+    def _snapshots(self, state, sched, done, nets, state_vars):
+        def due(every):
+            return every is not None and (state.cur_tick % every == 0 or done)
+        kimg = state.cur_nimg // 1000
+        if due(self.args.image_snapshot_ticks):
+            self._save_fakes(nets[2], "fakes%06d.png" % kimg, sched.minibatch_gpu)
+        if not due(self.args.network_snapshot_ticks):
+            return
+        pkl = dnnlib.make_run_dir_path("network-snapshot-%06d.pkl" % kimg)
+        misc.save_pkl(nets, pkl)
+        state.save(resume.state_file_for_snapshot(pkl), state_vars)
+        self.last_snapshot = pkl
+        if self.metric_group is not None:
+            data_dir = self.args.data_dir
+            self.metric_group.run(pkl, run_dir=dnnlib.make_run_dir_path(),
+                                  data_dir=dnnlib.convert_path(data_dir) if data_dir else None,
+                                  num_gpus=self.num_gpus, tf_config=self.args.tf_config)
+
+    def finish(self, nets):
+        if self.is_chief:
+            misc.save_pkl(nets, dnnlib.make_run_dir_path("network-final.pkl"))
+            self.summary_log.close()
+
+
+_TICK_VALUES = ["Progress/tick", "Progress/kimg", "Progress/lod", "Progress/minibatch", "Timing/total_sec",
+                "Timing/sec_per_tick", "Timing/sec_per_kimg", "Timing/maintenance_sec", "Resources/peak_gpu_mem_gb",
+                "Timing/total_hours", "Timing/total_days"]
+
+
+class _TickSummaries:
+    """The per-tick autosummaries, fed through one placeholder and added by one session.run.
+
+    Handing Python numbers to `autosummary` one at a time would cost each of them a new session
+    signature on its first tick, about a second apiece in a large training graph.
     """
 
     def __init__(self, names):
@@ -785,23 +519,10 @@ class _TickSummaries:
         tflib.run(self.update_op, {self.values_in: [float(values[name]) for name in self.names]})
 
 
-def _restore_state_vars(state, state_vars, path):
-    values = state["vars"]
-    names = {var.name for var in state_vars}
-    missing = sorted(names - set(values))
-    unknown = sorted(set(values) - names)
-    if missing or unknown:
-        raise ValueError("%s: the training state does not fit this graph (missing %s, unknown %s); was the run "
-                         "configured differently (num_gpus, losses, lazy regularization)?"
-                         % (path, missing[:5], unknown[:5]))
-    tflib.set_vars({var: values[var.name] for var in state_vars})
-
-
-def _skip_minibatches(training_set, count):
-    """Draw and drop `count` minibatches, to continue the data stream where the earlier run left it."""
-    if count <= 0:
-        return
-    with tf.name_scope("Dataset"):
-        next_minibatch = training_set.get_minibatch_tf()
-    for _ in range(count):
-        tflib.run(next_minibatch)
+def _peak_gpu_mem_gb():
+    try:
+        if tflib.tfutil.has_gpu():
+            return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**30
+    except (AttributeError, ValueError, RuntimeError):
+        pass
+    return 0.0
