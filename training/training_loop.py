@@ -237,7 +237,8 @@ def _networks(args, training_set, device):
         nets.append(nets[0].clone("Gs"))
         if args.resume_pkl is not None:
             print("Loading networks from \"%s\"..." % args.resume_pkl)
-            for net, source in zip(nets, misc.load_pkl(args.resume_pkl, allow_code_execution=args.resume_allow_code_execution)):
+            sources = misc.load_pkl(args.resume_pkl, allow_code_execution=args.resume_allow_code_execution)
+            for net, source in zip(nets, sources):
                 net.copy_vars_from(source)
         return tuple(nets)
 
