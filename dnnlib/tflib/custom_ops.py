@@ -20,6 +20,8 @@ import tempfile
 
 import tensorflow.compat.v1 as tf
 
+from .. import util
+
 # ----------------------------------------------------------------------------------------------------
 # Module options (the official names).
 
@@ -227,16 +229,8 @@ def _compile(nvcc, cuda_file, options, bin_file):
             if verbose:
                 print("failed")
             raise RuntimeError("nvcc failed to build %s:\n%s\n%s" % (cuda_file, " ".join(cmd), output))
-        # Copy next to the target first: os.replace is atomic only within one file system.
-        fd, staging = tempfile.mkstemp(prefix=".tmp-", suffix=".so", dir=cuda_cache_path)
-        os.close(fd)
-        try:
-            shutil.copyfile(tmp_bin, staging)
-            os.chmod(staging, 0o644)  # mkstemp makes it private; the cache may be shared.
-            os.replace(staging, bin_file)
-        finally:
-            if os.path.exists(staging):
-                os.remove(staging)
+        with open(tmp_bin, "rb") as f:
+            util.write_file_atomically(bin_file, f.read())
     if verbose:
         print("done")
 
