@@ -41,6 +41,7 @@ def run_checks_abort():
     seen["stop_after_update"] = ctx.should_stop()
     seen["times"] = (ctx.get_time_since_start(), ctx.get_time_since_last_update(), ctx.get_last_update_interval())
     ctx.close()
+    # Inside submit_run the end marker is submit_run's: written once the function has returned.
     seen["finished_after_close"] = os.path.isfile(dnnlib.make_run_dir_path("_finished.txt"))
     seen["get_after_close"] = dnnlib.RunContext.get()
 
@@ -152,8 +153,10 @@ def test_abort_file_makes_should_stop_true(tmp_path):
     assert seen["stop_after_file"] is True and seen["stop_after_update"] is True
     since_start, since_update, interval = seen["times"]
     assert 0 <= since_update <= since_start < 60 and 0 <= interval <= since_start
-    assert seen["finished_after_close"] and seen["get_after_close"] is None
+    assert not seen["finished_after_close"] and seen["get_after_close"] is None
     assert os.path.isfile(os.path.join(result.run_dir, "abort.txt"))
+    assert os.path.isfile(os.path.join(result.run_dir, "_finished.txt"))
+    assert not os.path.exists(os.path.join(result.run_dir, "_failed.txt"))
 
 
 def test_run_context_outside_submit_run(tmp_path):
@@ -163,6 +166,14 @@ def test_run_context_outside_submit_run(tmp_path):
         (tmp_path / "abort.txt").write_text("")
         assert ctx.should_stop()
     assert (tmp_path / "_finished.txt").is_file() and dnnlib.RunContext.get() is None
+
+    failed_dir = tmp_path / "failed"
+    failed_dir.mkdir()
+    with pytest.raises(KeyError):
+        with dnnlib.RunContext(util.EasyDict(run_dir=str(failed_dir))):
+            raise KeyError("x")
+    assert sorted(os.listdir(str(failed_dir))) == ["_failed.txt"]
+    assert (failed_dir / "_failed.txt").read_text() == "KeyError: 'x'\n"
 
     no_dir = dnnlib.RunContext(None)  # Without a run dir: never stops, close writes nothing.
     no_dir.update()
@@ -182,7 +193,42 @@ def test_exception_is_logged_reraised_and_state_restored(tmp_path):
     assert "about to fail" in log
     assert "Traceback (most recent call last)" in log and "ValueError: boom 1234" in log
     assert "dnnlib: Finished" not in log
-    assert (run_dir / "_finished.txt").is_file()
+    # A failed run is not marked finished: _failed.txt holds the one-line error.
+    assert not (run_dir / "_finished.txt").exists()
+    assert (run_dir / "_failed.txt").read_text() == "ValueError: boom 1234\n"
+
+
+def run_closes_its_context_in_finally_then_fails():
+    ctx = dnnlib.RunContext(dnnlib.submit_config)
+    try:
+        raise RuntimeError("failed\nover two lines")
+    finally:
+        ctx.close()  # As the training loop does: the context cannot tell that the run failed.
+
+
+def run_exits(code):
+    sys.exit(code)
+
+
+def test_failed_run_gets_failed_txt_even_if_its_context_was_closed(tmp_path):
+    with pytest.raises(RuntimeError):
+        dnnlib.submit_run(make_config(tmp_path, "fail"), __name__ + ".run_closes_its_context_in_finally_then_fails")
+    run_dir = tmp_path / "results" / "00000-fail"
+    assert sorted(os.listdir(str(run_dir))) == ["_failed.txt", "log.txt", "run.txt", "submit_config.pkl",
+                                                "submit_config.txt"]
+    assert (run_dir / "_failed.txt").read_text() == "RuntimeError: failed over two lines\n"
+    assert not dnnlib.RunContext.managed_run_dirs
+
+
+def test_sys_exit_zero_is_success_and_nonzero_a_failure(tmp_path):
+    with pytest.raises(SystemExit):
+        dnnlib.submit_run(make_config(tmp_path, "exit"), __name__ + ".run_exits", code=0)
+    with pytest.raises(SystemExit):
+        dnnlib.submit_run(make_config(tmp_path, "exit"), __name__ + ".run_exits", code=3)
+    assert (tmp_path / "results" / "00000-exit" / "_finished.txt").is_file()
+    assert not (tmp_path / "results" / "00000-exit" / "_failed.txt").exists()
+    assert (tmp_path / "results" / "00001-exit" / "_failed.txt").read_text() == "SystemExit: 3\n"
+    assert not (tmp_path / "results" / "00001-exit" / "_finished.txt").exists()
 
 
 def test_bad_configs_fail_before_creating_a_run_dir(tmp_path):

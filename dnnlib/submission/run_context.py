@@ -3,15 +3,21 @@
 import os
 import time
 
+from .. import util
+
 
 class RunContext(object):
     """Bookkeeping of the active run. Created by the run function, e.g.
     `ctx = dnnlib.RunContext(dnnlib.submit_config, train)`; closed at the end (or used with `with`).
 
     Writing a file `abort.txt` into the run dir asks the run to stop: `should_stop()` becomes True.
+    Closing writes `_finished.txt`, or `_failed.txt` when the `with` block ended with an exception.
     """
 
     _current = None  # The most recently created context that is not closed yet.
+    # Run dirs of runs that submit_run is executing: it writes their end marker itself, once it knows how
+    # the run function ended (a context closed in a `finally` cannot tell success from failure).
+    managed_run_dirs = set()
 
     def __init__(self, submit_config, config_module=None):
         self.submit_config = submit_config
@@ -31,7 +37,7 @@ class RunContext(object):
         return self
 
     def __exit__(self, exc_type, exc_value, exc_traceback) -> None:
-        self.close()
+        self.close(error=exc_value)
 
     def _run_dir_path(self, file_name):
         run_dir = getattr(self.submit_config, "run_dir", None) if self.submit_config is not None else None
@@ -70,12 +76,30 @@ class RunContext(object):
         """Seconds since the last `update()` (or the creation)."""
         return self._seconds_since(self.last_update_time)
 
-    def close(self) -> None:
-        """Mark the run finished (`<run_dir>/_finished.txt`). Safe to call twice."""
+    def close(self, error=None) -> None:
+        """Mark the run ended: `<run_dir>/_finished.txt`, or `_failed.txt` holding the one-line `error`.
+
+        Inside submit_run the marker is left to submit_run, which knows how the run function ended.
+        Safe to call twice."""
         if not self.has_closed:
             self.has_closed = True
-            finished_path = self._run_dir_path("_finished.txt")
-            if finished_path is not None and os.path.isdir(os.path.dirname(finished_path)):
-                open(finished_path, "w").close()
+            run_dir = self._run_dir_path("")
+            if run_dir is not None and os.path.abspath(run_dir) not in RunContext.managed_run_dirs:
+                write_end_marker(run_dir, error)
         if RunContext._current is self:
             RunContext._current = None
+
+
+def write_end_marker(run_dir, error=None) -> None:
+    """`_finished.txt` in `run_dir` for a run that succeeded; `_failed.txt` with the one-line error (and no
+    `_finished.txt`) for one that raised `error`. Nothing when `run_dir` does not exist."""
+    if not os.path.isdir(run_dir):
+        return
+    finished_path = os.path.join(run_dir, "_finished.txt")
+    if error is None:
+        open(finished_path, "w").close()
+        return
+    with open(os.path.join(run_dir, "_failed.txt"), "w") as f:
+        f.write(util.error_line(error) + "\n")
+    if os.path.exists(finished_path):
+        os.remove(finished_path)

@@ -2,7 +2,8 @@
 
 The run dir receives `submit_config.pkl` / `.txt` (the configuration), `run.txt` (how it was started),
 `log.txt` (everything printed to stdout and stderr), `src/` (a copy of the source code unless
-`local.do_not_copy_source_files`) and `_finished.txt` when the function returns.
+`local.do_not_copy_source_files`), and at the end `_finished.txt` when the function returned, or
+`_failed.txt` holding the one-line error when it raised (the exception then reaches the caller).
 """
 
 import copy
@@ -21,7 +22,7 @@ import traceback
 
 from .. import util
 from . import internal
-from .run_context import RunContext
+from .run_context import RunContext, write_end_marker
 
 
 class SubmitTarget(enum.Enum):
@@ -245,12 +246,18 @@ def _call_run_func(submit_config: SubmitConfig) -> None:
     print("dnnlib: Finished %s() in %s." % (func_name, util.format_time(time.time() - started)))
 
 
-def _mark_finished(run_dir: str) -> None:
-    """Write `_finished.txt` and close a RunContext the run function left open."""
-    open(os.path.join(run_dir, "_finished.txt"), "w").close()
+def _succeeded(error) -> bool:
+    """Whether a run function that raised `error` (None: returned) counts as a success: sys.exit(0) does."""
+    return error is None or (isinstance(error, SystemExit) and error.code in (None, 0))
+
+
+def _mark_ended(run_dir: str, error) -> None:
+    """Close a RunContext the run function left open, then write `_finished.txt`, or `_failed.txt` with
+    the one-line error."""
     context = RunContext.get()
     if context is not None:
         context.close()
+    write_end_marker(run_dir, None if _succeeded(error) else error)
 
 
 def run_wrapper(submit_config: SubmitConfig) -> SubmitConfig:
@@ -260,14 +267,19 @@ def run_wrapper(submit_config: SubmitConfig) -> SubmitConfig:
     run_dir = submit_config.run_dir
     logger = util.Logger(file_name=os.path.join(run_dir, "log.txt"), file_mode="w", should_flush=True)
     outer_config, dnnlib.submit_config = dnnlib.submit_config, submit_config
+    managed = os.path.abspath(run_dir)
+    RunContext.managed_run_dirs.add(managed)
+    error = None
     try:
         _call_run_func(submit_config)
-    except BaseException:
+    except BaseException as e:
         # The caller sees the exception; the log file gets the traceback too.
+        error = e
         logger.write_to_file(traceback.format_exc())
         raise
     finally:
-        _mark_finished(run_dir)
+        _mark_ended(run_dir, error)
+        RunContext.managed_run_dirs.discard(managed)
         dnnlib.submit_config = outer_config
         logger.close()
     return submit_config
