@@ -20,10 +20,10 @@ import numpy as np
 from tqdm import tqdm
 
 import dnnlib
-import dnnlib.tflib as tflib
 from dnnlib import cli
-import pretrained_networks
-from training import misc
+
+# TensorFlow and the modules that import it (dnnlib.tflib, pretrained_networks, training.misc) are imported
+# inside the functions that use them, so that --help and usage errors answer at once.
 
 NOISE_MODES = ("seed", "const", "random", "none")
 
@@ -31,17 +31,24 @@ NOISE_MODES = ("seed", "const", "random", "none")
 # ------------------------------------------------------------------------------------------------------
 # Shared by both commands.
 
+def check_class_idx(Gs, class_idx):
+    """Raise ValueError unless `class_idx` suits the network: a class in [0, label_size) for a conditional
+    network; anything (it is ignored) for an unconditional one."""
+    label_size = Gs.input_shapes[1][1]
+    if label_size and class_idx is None:
+        raise ValueError("the network is conditional (%d classes): choose one with --class" % label_size)
+    if label_size and not 0 <= class_idx < label_size:
+        raise ValueError("--class must be in [0, %d) for this network, got %d" % (label_size, class_idx))
+
+
 def make_class_labels(Gs, class_idx, num):
     """One-hot labels [num, label_size] for `class_idx`, or None for unconditional networks."""
+    check_class_idx(Gs, class_idx)
     label_size = Gs.input_shapes[1][1]
     if label_size == 0:
         if class_idx is not None:
             print("Warning: --class=%d is ignored: the network is unconditional." % class_idx)
         return None
-    if class_idx is None:
-        raise ValueError("the network is conditional (%d classes): choose one with --class" % label_size)
-    if not 0 <= class_idx < label_size:
-        raise ValueError("--class must be in [0, %d), got %d" % (label_size, class_idx))
     labels = np.zeros([num, label_size], np.float32)
     labels[:, class_idx] = 1
     return labels
@@ -60,6 +67,7 @@ def set_noise_inputs(Gs, noise_mode, rnd):
     random: fresh noise on every run (not reproducible).
     none:   all noise maps zero.
     """
+    import dnnlib.tflib as tflib  # pylint: disable=import-outside-toplevel
     if noise_mode == "seed":
         tflib.set_vars({var: rnd.randn(*var.shape.as_list()) for var in _noise_vars(Gs)})
     elif noise_mode == "none":
@@ -70,9 +78,22 @@ def set_noise_inputs(Gs, noise_mode, rnd):
 # ------------------------------------------------------------------------------------------------------
 # generate-images
 
+def check_col_styles(Gs, col_styles):
+    """Raise ValueError unless every style-mixing layer index exists in the network."""
+    num_layers = Gs.components.synthesis.input_shape[1]
+    bad_styles = [style for style in col_styles if not 0 <= style < num_layers]
+    if bad_styles:
+        raise ValueError("--col-styles must be layer indices in [0, %d), got %s" % (num_layers, bad_styles))
+
+
 def generate_images(network_pkl, seeds, truncation_psi, class_idx=None, noise_mode="seed", grid=False,
                     allow_code_execution=None):
-    """One image per seed, saved as `seed%04d.png` in the run dir (and `grid.png` with `grid`)."""
+    """One image per seed, saved as `seed%04d.png` in the run dir (and `grid.png` with `grid`).
+
+    `seeds`: any sequence of seeds, e.g. a dnnlib.cli.NumRange, which stays small however many it holds."""
+    import dnnlib.tflib as tflib  # pylint: disable=import-outside-toplevel
+    import pretrained_networks  # pylint: disable=import-outside-toplevel
+    from training import misc  # pylint: disable=import-outside-toplevel
     print('Loading networks from "%s"...' % network_pkl)
     _G, _D, Gs = pretrained_networks.load_networks(network_pkl, allow_code_execution=allow_code_execution)
     labels = make_class_labels(Gs, class_idx, 1)
@@ -82,18 +103,19 @@ def generate_images(network_pkl, seeds, truncation_psi, class_idx=None, noise_mo
     if truncation_psi is not None:
         Gs_kwargs.truncation_psi = truncation_psi
 
-    images = []
-    for seed in tqdm(seeds, desc="Generating", unit="image"):
+    images = []  # Kept for the grid only.
+    for seed in tqdm(seeds, total=len(seeds), desc="Generating", unit="image"):
         rnd = np.random.RandomState(seed)
         z = rnd.randn(1, *Gs.input_shape[1:])  # [minibatch, latent]
         Gs_kwargs.randomize_noise = set_noise_inputs(Gs, noise_mode, rnd)
         image = Gs.run(z, labels, **Gs_kwargs)  # [minibatch, height, width, channel], uint8
         misc.save_image(image[0], dnnlib.make_run_dir_path("seed%04d.png" % seed))
-        images.append(image[0])
+        if grid:
+            images.append(image[0])
 
     if grid:
         misc.save_image_grid(np.stack(images).transpose(0, 3, 1, 2), dnnlib.make_run_dir_path("grid.png"), drange=[0, 255])
-    print("Saved %d images to %s" % (len(images), dnnlib.make_run_dir_path()))
+    print("Saved %d images to %s" % (len(seeds), dnnlib.make_run_dir_path()))
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -102,13 +124,14 @@ def generate_images(network_pkl, seeds, truncation_psi, class_idx=None, noise_mo
 def style_mixing_example(network_pkl, row_seeds, col_seeds, truncation_psi, col_styles, minibatch_size=4,
                          class_idx=None, allow_code_execution=None):
     """Rows of images whose `col_styles` layers come from the column seeds; `%d-%d.png` and `grid.png`."""
+    import dnnlib.tflib as tflib  # pylint: disable=import-outside-toplevel
+    import pretrained_networks  # pylint: disable=import-outside-toplevel
+    from training import misc  # pylint: disable=import-outside-toplevel
     print('Loading networks from "%s"...' % network_pkl)
     _G, _D, Gs = pretrained_networks.load_networks(network_pkl, allow_code_execution=allow_code_execution)
     mapping, synthesis = Gs.components.mapping, Gs.components.synthesis
-    num_layers = synthesis.input_shape[1]
-    bad_styles = [style for style in col_styles if not 0 <= style < num_layers]
-    if bad_styles:
-        raise ValueError("--col-styles must be layer indices in [0, %d), got %s" % (num_layers, bad_styles))
+    check_col_styles(Gs, col_styles)
+    row_seeds, col_seeds, col_styles = list(row_seeds), list(col_seeds), list(col_styles)
     synthesis_kwargs = dict(output_transform=dict(func=tflib.convert_images_to_uint8, nchw_to_nhwc=True),
                             randomize_noise=False, minibatch_size=minibatch_size)
 
@@ -175,25 +198,27 @@ _examples = """examples:
 
 def _add_common_args(parser):
     parser.add_argument("--network", help="Network pickle: path, URL or gdrive:networks/<name>.pkl (default: the "
-                        "shipped 32x32 digits network, conditional: use --class 0-9)", dest="network_pkl",
-                        default=pretrained_networks.DEFAULT_NETWORK)
+                        "shipped 32x32 digits network networks/stylegan2-digits32-cond.pkl, conditional: use "
+                        "--class 0-9)", dest="network_pkl", default=None)
     parser.add_argument("--class", help="Class index for conditional networks", dest="class_idx", type=int, default=None)
     parser.add_argument("--result-dir", help="Root directory for run results (default: %(default)s)", default="results", metavar="DIR")
     parser.add_argument("--allow-code-execution", action="store_true", dest="allow_code_execution", default=None,
                         help="Let the pickle run the network code it embeds (only for files you trust; "
                              "official downloads always may)")
+    parser.add_argument("--truncation-psi", type=cli.finite_float, help="Truncation psi (default: %(default)s)",
+                        default=0.5)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
+def _make_parser():
+    parser = cli.ArgumentParser(
         description="StyleGAN2 generator.\n\nRun 'python %(prog)s <subcommand> --help' for subcommand help.",
         epilog=_examples, formatter_class=argparse.RawDescriptionHelpFormatter)
     subparsers = parser.add_subparsers(help="Sub-commands", dest="command")
 
     parser_generate = subparsers.add_parser("generate-images", help="One image per seed")
     _add_common_args(parser_generate)
-    parser_generate.add_argument("--seeds", type=cli.parse_num_range, help="List of random seeds, e.g. 0-3 or 1,5,9", required=True)
-    parser_generate.add_argument("--truncation-psi", type=float, help="Truncation psi (default: %(default)s)", default=0.5)
+    parser_generate.add_argument("--seeds", type=cli.parse_seeds, required=True,
+                                 help="List of random seeds in 0..%d, e.g. 0-3 or 1,5,9" % cli.MAX_SEED)
     parser_generate.add_argument("--noise-mode", choices=NOISE_MODES, default="seed",
                                  help="Noise inputs: drawn from each seed as the official script (seed, default), "
                                       "as stored in the network (const), fresh each image (random), or zero (none)")
@@ -201,11 +226,28 @@ def main(argv=None):
 
     parser_mixing = subparsers.add_parser("style-mixing-example", help="A grid of style-mixed images")
     _add_common_args(parser_mixing)
-    parser_mixing.add_argument("--row-seeds", type=cli.parse_num_range, help="Seeds of the rows (they give the styles not in --col-styles)", required=True)
-    parser_mixing.add_argument("--col-seeds", type=cli.parse_num_range, help="Seeds of the columns (they give the --col-styles layers)", required=True)
+    parser_mixing.add_argument("--row-seeds", type=cli.parse_seeds, help="Seeds of the rows (they give the styles not in --col-styles)", required=True)
+    parser_mixing.add_argument("--col-seeds", type=cli.parse_seeds, help="Seeds of the columns (they give the --col-styles layers)", required=True)
     parser_mixing.add_argument("--col-styles", type=cli.parse_num_range, help="Style layer range (default: %(default)s)", default="0-6")
-    parser_mixing.add_argument("--truncation-psi", type=float, help="Truncation psi (default: %(default)s)", default=0.5)
+    return parser
 
+
+def _check_network_options(subcmd, kwargs):
+    """Load the network and check the options that depend on it (--class, --col-styles); raises
+    NetworkPickleError or ValueError. Done before a run dir exists, so that a bad value gives one clear
+    line and leaves nothing behind; the run function then finds the network in load_networks' cache."""
+    import pretrained_networks  # pylint: disable=import-outside-toplevel
+    if kwargs["network_pkl"] is None:
+        kwargs["network_pkl"] = pretrained_networks.DEFAULT_NETWORK
+    _G, _D, Gs = pretrained_networks.load_networks(kwargs["network_pkl"],
+                                                   allow_code_execution=kwargs["allow_code_execution"])
+    check_class_idx(Gs, kwargs["class_idx"])
+    if subcmd == "style-mixing-example":
+        check_col_styles(Gs, kwargs["col_styles"])
+
+
+def main(argv=None):
+    parser = _make_parser()
     args = parser.parse_args(argv)
     kwargs = vars(args)
     subcmd = kwargs.pop("command")
@@ -213,11 +255,10 @@ def main(argv=None):
         parser.print_help()
         return 1
 
-    # Load the network before a run dir exists, so that a bad --network gives one clear line and
-    # leaves nothing behind; the run function then finds it in load_networks' cache.
+    from training import misc  # pylint: disable=import-outside-toplevel  (imports TensorFlow)
     try:
-        pretrained_networks.load_networks(kwargs["network_pkl"], allow_code_execution=kwargs["allow_code_execution"])
-    except misc.NetworkPickleError as e:
+        _check_network_options(subcmd, kwargs)
+    except (misc.NetworkPickleError, ValueError) as e:
         return cli.report_error(parser.prog, e)
 
     func_name = {
@@ -226,7 +267,7 @@ def main(argv=None):
     }[subcmd]
     try:
         cli.run_in_new_run_dir(func_name, result_dir=kwargs.pop("result_dir"), run_desc=subcmd, **kwargs)
-    except ValueError as e:  # Bad option values found once the network is known (--class, --col-styles).
+    except ValueError as e:  # The run dir then holds _failed.txt with the same line.
         return cli.report_error(parser.prog, e)
     return 0
 

@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import pickle
 
 import pytest
 
@@ -43,3 +44,46 @@ def test_run_in_new_run_dir(tmp_path):
     assert run_dirs == ["00000-write-it"]
     assert os.path.isfile(str(tmp_path / "00000-write-it" / "log.txt"))
     assert not os.path.isdir(str(tmp_path / "00000-write-it" / "src"))  # No copy of the sources.
+
+
+def test_num_range_is_a_small_sequence():
+    seeds = cli.NumRange("0-99999999")
+    assert len(seeds) == 100000000 and seeds[0] == 0 and seeds[-1] == 99999999 and seeds[5000] == 5000
+    mixed = cli.NumRange(" 7, 1-3,10 ")
+    assert list(mixed) == [7, 1, 2, 3, 10] and mixed == [7, 1, 2, 3, 10] and mixed[1:3] == [1, 2]
+    assert [mixed[i] for i in range(-5, 5)] == [7, 1, 2, 3, 10] * 2 and mixed.max() == 10
+    assert mixed + cli.NumRange("4") == [7, 1, 2, 3, 10, 4]
+    with pytest.raises(IndexError):
+        mixed[5]
+    data = pickle.dumps(seeds)
+    assert len(data) < 200 and b"0-99999999" in data
+    assert pickle.loads(data) == seeds and len(pickle.loads(data)) == 100000000
+    assert repr(seeds) == "NumRange('0-99999999')"
+
+
+def test_parse_seeds_and_finite_float():
+    assert list(cli.parse_seeds("4294967295")) == [4294967295]
+    with pytest.raises(argparse.ArgumentTypeError, match=r"seeds must be in 0\.\.4294967295, got 4294967296"):
+        cli.parse_seeds("1,4294967290-4294967296")
+    with pytest.raises(argparse.ArgumentTypeError, match="expected numbers"):
+        cli.parse_seeds("-1")
+    assert cli.finite_float("0.5") == 0.5 and cli.finite_float("-1e3") == -1000.0
+    for bad in ("nan", "inf", "-inf", "1e999", "NaN"):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected a finite number"):
+            cli.finite_float(bad)
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a number, got 'x'"):
+        cli.finite_float("x")
+
+
+def test_argument_parser_errors_are_one_line(capsys):
+    parser = cli.ArgumentParser(prog="tool.py")
+    sub = parser.add_subparsers(dest="command").add_parser("go")
+    sub.add_argument("--x", type=cli.finite_float, required=True)
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["go", "--x=nan"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == ("tool.py go: error: argument --x: expected a finite number, got 'nan' "
+                                       "(see --help)\n")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["go"])
+    assert capsys.readouterr().err == "tool.py go: error: the following arguments are required: --x (see --help)\n"

@@ -172,3 +172,77 @@ def test_pickle_with_tf1_style_official_source_loads_without_executing_it(refere
         assert Gs.components.synthesis._build_func.__module__ == "training.networks_stylegan2"
         images = Gs.run(z, None, randomize_noise=False, truncation_psi=0.7)
     np.testing.assert_allclose(images, expected, rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------------
+# Errors: one line, non-zero exit status, no run dir.
+
+@pytest.mark.parametrize("args, message", [
+    (["generate-images", "--seeds=4294967296"], "argument --seeds: seeds must be in 0..4294967295, got 4294967296"),
+    (["generate-images", "--seeds=0-3", "--truncation-psi=nan"], "argument --truncation-psi: expected a finite number"),
+    (["generate-images", "--seeds=0", "--truncation-psi=-inf"], "argument --truncation-psi: expected a finite number"),
+    (["generate-images", "--seeds=0", "--truncation-psi=x"], "argument --truncation-psi: expected a number"),
+    (["style-mixing-example", "--row-seeds=1", "--col-seeds=5000000000"], "argument --col-seeds: seeds must be"),
+    (["style-mixing-example", "--row-seeds=1", "--col-seeds=2", "--truncation-psi=inf"], "expected a finite number"),
+])
+def test_usage_errors_are_one_line_and_leave_no_run_dir(tmp_path, args, message):
+    result = _run_generator(*(args + ["--result-dir=" + str(tmp_path / "out")]))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [result.stderr.strip()], result.stderr  # One line.
+    assert result.stderr.startswith("run_generator.py %s: error: " % args[0]) and message in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture
+def fresh_network_cache(monkeypatch):
+    import pretrained_networks
+    monkeypatch.setattr(pretrained_networks, "_cached_networks", {})
+
+
+@pytest.mark.parametrize("args, message", [
+    (["generate-images", "--seeds=0", "--class=10"], "--class must be in [0, 10) for this network, got 10"),
+    (["generate-images", "--seeds=0"], "the network is conditional (10 classes): choose one with --class"),
+    (["style-mixing-example", "--row-seeds=1", "--col-seeds=2", "--class=-1"], "--class must be in [0, 10)"),
+    (["style-mixing-example", "--row-seeds=1", "--col-seeds=2", "--class=1", "--col-styles=3-40"],
+     "--col-styles must be layer indices in [0, 8), got [8, 9,"),
+])
+def test_options_checked_against_the_network_before_the_run_dir(tmp_path, capsys, fresh_network_cache, args,
+                                                                 message):
+    import run_generator
+    assert run_generator.main(args + ["--result-dir=" + str(tmp_path / "out")]) == 1
+    err_lines = capsys.readouterr().err.splitlines()
+    assert len([line for line in err_lines if "error:" in line]) == 1
+    assert err_lines[-1].endswith(": error: " + message) or message in err_lines[-1], err_lines
+    assert not (tmp_path / "out").exists()
+
+
+class _StopAfterThree(Exception):
+    pass
+
+
+@pytest.mark.slow_on_tf1  # CLI behaviour, not TF-version specific: TF 2.x only in CI
+def test_a_huge_seed_range_is_stored_as_its_expression(tmp_path, capsys, monkeypatch, fresh_network_cache):
+    import run_generator
+    from training import misc
+    saved = []
+
+    def save_three(image, path):
+        saved.append(os.path.basename(path))
+        if len(saved) == 3:
+            raise _StopAfterThree("enough")
+
+    monkeypatch.setattr(misc, "save_image", save_three)
+    with pytest.raises(_StopAfterThree):
+        run_generator.main(["generate-images", "--seeds=0-99999999", "--class=1",
+                            "--result-dir=" + str(tmp_path)])
+    assert saved == ["seed0000.png", "seed0001.png", "seed0002.png"]
+    run_dir = tmp_path / "00000-generate-images"
+    assert os.path.getsize(str(run_dir / "submit_config.pkl")) < 20000
+    with open(str(run_dir / "submit_config.pkl"), "rb") as f:
+        seeds = pickle.load(f).run_func_kwargs["seeds"]
+    assert seeds.text == "0-99999999" and len(seeds) == 100000000 and seeds[12345678] == 12345678
+    assert "NumRange('0-99999999')" in (run_dir / "submit_config.txt").read_text()
+    # The progress bar knows the total from the start.
+    assert "0/100000000" in capsys.readouterr().err
+    assert (run_dir / "_failed.txt").read_text() == "_StopAfterThree: enough\n"
+    assert not (run_dir / "_finished.txt").exists()
