@@ -266,6 +266,26 @@ def test_bad_inputs_give_one_line_errors(nets, tmp_path, monkeypatch, capsys, pr
     assert not (tmp_path / "out").exists()  # No run dir for a failed start.
 
 
+@pytest.mark.parametrize("args, message", [
+    (["project-generated-images", "--seeds=4294967296"], "argument --seeds: seeds must be in 0..4294967295"),
+    (["project-generated-images", "--truncation-psi=nan"], "argument --truncation-psi: expected a finite number"),
+    (["project-image-files", "--images=x.png", "--num-steps=0"], "argument --num-steps: expected a positive"),
+])
+def test_usage_errors_are_one_line_and_leave_no_run_dir(tmp_path, args, message):
+    result = _run_projector_cli(args + ["--result-dir=" + str(tmp_path / "out")])
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [result.stderr.strip()] and message in result.stderr, result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_class_out_of_range_before_the_run_dir(tmp_path, monkeypatch, capsys):
+    argv = ["project-generated-images", "--class=10", "--result-dir=" + str(tmp_path / "out")]  # Default network.
+    assert _main_in_process(argv, monkeypatch) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].endswith("--class must be in [0, 10) for this network, got 10"), lines
+    assert not (tmp_path / "out").exists()
+
+
 def test_bad_network_from_the_command_line(nets, tmp_path):
     result = _run_projector_cli(["project-generated-images", "--network=" + str(tmp_path / "missing.pkl"),
                                  "--result-dir=" + str(tmp_path / "out")])
@@ -281,6 +301,7 @@ def test_default_lpips_is_the_official_url(nets, tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         run_projector.main(["project-image-files", "--help"])
     assert projector.LPIPS_URL in "".join(capsys.readouterr().out.split())  # Help lines wrap at hyphens.
+    assert run_projector.LPIPS_URL == projector.LPIPS_URL  # --help's copy, which spares importing TensorFlow.
 
     url = "http://127.0.0.1:9/vgg16_zhang_perceptual.pkl"
     monkeypatch.setattr(projector, "default_lpips_location", lambda: url)
