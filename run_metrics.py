@@ -9,18 +9,18 @@ import os
 import sys
 
 import dnnlib
-import dnnlib.tflib as tflib
 from dnnlib import cli
-import pretrained_networks
-import tensorflow.compat.v1 as tf
-from metrics import metric_base
 from metrics.metric_defaults import metric_defaults
-from training import dataset as dataset_module
-from training import misc
+
+# TensorFlow and the modules that import it are imported inside the functions that use them, so that
+# --help and usage errors answer at once.
 
 
 def run(network_pkl, metrics, dataset, data_dir, mirror_augment, allow_code_execution=None):
     """The run function (inside a run dir): evaluate each of `metrics` (names) on `network_pkl`."""
+    import dnnlib.tflib as tflib  # pylint: disable=import-outside-toplevel
+    import pretrained_networks  # pylint: disable=import-outside-toplevel
+    from metrics import metric_base  # pylint: disable=import-outside-toplevel
     print('Evaluating metrics "%s" for "%s"...' % (",".join(metrics), network_pkl))
     tflib.init_tf()
     group = metric_base.MetricGroup([metric_defaults[name] for name in metrics])
@@ -42,6 +42,11 @@ def _parse_metric_names(text):
 
 def _check_inputs(network_pkl, dataset, data_dir, allow_code_execution):
     """Raise NetworkPickleError / DatasetError / MetricError (one line) before any run dir is made."""
+    import dnnlib.tflib as tflib  # pylint: disable=import-outside-toplevel
+    import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
+    import pretrained_networks  # pylint: disable=import-outside-toplevel
+    from metrics import metric_base  # pylint: disable=import-outside-toplevel
+    from training import dataset as dataset_module  # pylint: disable=import-outside-toplevel
     if not os.path.isdir(data_dir):
         raise metric_base.MetricError("dataset root directory %s does not exist" % data_dir)
     dataset_module.list_tfrecord_files(os.path.join(data_dir, dataset))
@@ -71,7 +76,7 @@ set $STYLEGAN2_METRICS_DIR to a folder (or URL prefix) holding local copies of t
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Run StyleGAN2 metrics.", epilog=_examples,
+    parser = cli.ArgumentParser(description="Run StyleGAN2 metrics.", epilog=_examples,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--result-dir", help="Root directory for run results (default: %(default)s)", default="results", metavar="DIR")
     parser.add_argument("--network", help="Network pickle: path, URL or gdrive:networks/<name>.pkl", dest="network_pkl", required=True)
@@ -89,6 +94,9 @@ def main(argv=None):
         kwargs["metrics"] = _parse_metric_names(kwargs["metrics"])  # argparse does not convert the default.
     kwargs["data_dir"] = os.path.expanduser(kwargs["data_dir"])
 
+    from metrics import metric_base  # pylint: disable=import-outside-toplevel
+    from training import dataset as dataset_module  # pylint: disable=import-outside-toplevel
+    from training import misc  # pylint: disable=import-outside-toplevel
     errors = (misc.NetworkPickleError, dataset_module.DatasetError, metric_base.MetricError)
     try:
         _check_inputs(kwargs["network_pkl"], kwargs["dataset"], kwargs["data_dir"], kwargs["allow_code_execution"])
