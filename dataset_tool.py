@@ -6,16 +6,17 @@ byte, as those of the official tool for the same inputs, so datasets made by eit
 with both. Run `python dataset_tool.py --help` for the commands, `python dataset_tool.py CMD --help`
 for their options.
 
-Output is written into a hidden `.<name>.partial-*` folder next to the target and renamed into place
-only when complete; on any error it is deleted, so a dataset folder that exists is always complete.
+Output is written into a hidden `.<name>.partial-<pid>-*` folder next to the target and renamed into place
+only when complete; on any error it is deleted, so a dataset folder that exists is always complete. One
+that a killed process left behind is removed by the next command that writes the same target.
 """
 
-import argparse
 import gzip
 import importlib
 import io
 import os
 import pickle
+import re
 import shutil
 import sys
 import tempfile
@@ -24,19 +25,45 @@ import numpy as np
 import PIL.Image
 from tqdm import tqdm
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import tensorflow.compat.v1 as tf  # noqa: E402
+from dnnlib import cli
 
-from dnnlib import cli  # noqa: E402
-from training import dataset  # noqa: E402
-from training.dataset import DatasetError  # noqa: E402  (bad input or output: the CLI prints it, exits 1)
+
+class _ImportedWhenUsed(object):
+    """A module imported at the first use of one of its attributes: TensorFlow (and training.dataset, which
+    imports it) load only for a command that needs them, not for --help or a usage error."""
+
+    def __init__(self, module_name):
+        self._module_name = module_name
+        self._module = None
+
+    def __getattr__(self, name):
+        if self._module is None:
+            importlib.import_module("dnnlib.tflib")  # First: it sets TensorFlow's options and quiets its start-up.
+            self._module = importlib.import_module(self._module_name)
+        return getattr(self._module, name)
+
+
+tf = _ImportedWhenUsed("tensorflow.compat.v1")
+dataset = _ImportedWhenUsed("training.dataset")
+
+
+def _dataset_error(message):
+    """A training.dataset.DatasetError: bad input or output, which the CLI prints as one line (exit status 1)."""
+    return dataset.DatasetError(message)
+
+
+def __getattr__(name):
+    """`dataset_tool.DatasetError` is training.dataset.DatasetError (imported when asked for)."""
+    if name == "DatasetError":
+        return dataset.DatasetError
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
 def _import_optional(module_name, pip_name, purpose):
     try:
         return importlib.import_module(module_name)
     except ImportError:
-        raise DatasetError("%s needs the Python package %s, which is not installed: pip install %s"
+        raise _dataset_error("%s needs the Python package %s, which is not installed: pip install %s"
                            % (purpose, module_name, pip_name))
 
 
@@ -66,10 +93,43 @@ def _serialize_image(img):
 
 def _check_output_dir(tfrecord_dir):
     if os.path.exists(tfrecord_dir) and not os.path.isdir(tfrecord_dir):
-        raise DatasetError('output "%s" exists and is not a directory' % tfrecord_dir)
+        raise _dataset_error('output "%s" exists and is not a directory' % tfrecord_dir)
     if os.path.isdir(tfrecord_dir) and os.listdir(tfrecord_dir):
-        raise DatasetError('output directory "%s" already exists and is not empty; remove it or choose '
+        raise _dataset_error('output directory "%s" already exists and is not empty; remove it or choose '
                            'another name' % tfrecord_dir)
+
+
+def _process_is_running(pid):
+    """Whether process `pid` exists on this machine (True where that cannot be told)."""
+    if os.name == "nt":
+        return True  # os.kill would terminate it there.
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: another user's process.
+        return True
+    return True
+
+
+def remove_stale_partial_dirs(parent_dir, name):
+    """Delete the `.<name>.partial-<pid>-*` folders in `parent_dir` whose process is gone (killed while
+    writing), saying so; name the others (a run still writing, or a folder without a pid)."""
+    pattern = re.compile(r"^\.%s\.partial-(?:(\d+)-)?" % re.escape(name))
+    for entry in sorted(os.listdir(parent_dir)):
+        match = pattern.match(entry)
+        path = os.path.join(parent_dir, entry)
+        if match is None or not os.path.isdir(path):
+            continue
+        pid = int(match.group(1)) if match.group(1) else None
+        if pid is not None and not _process_is_running(pid):
+            shutil.rmtree(path, ignore_errors=True)
+            print('Removed "%s": partial output of an earlier run that was interrupted (process %d is gone)'
+                  % (path, pid))
+        else:
+            owner = "process %d, still running" % pid if pid is not None else "a run of unknown process"
+            print('Note: "%s" is partial output of another run (%s); delete it if nothing is writing "%s"'
+                  % (path, owner, name))
 
 
 class TFRecordExporter:
@@ -97,7 +157,8 @@ class TFRecordExporter:
         self.name = os.path.basename(os.path.abspath(self.tfrecord_dir))
         parent_dir = os.path.dirname(os.path.abspath(self.tfrecord_dir))
         os.makedirs(parent_dir, exist_ok=True)
-        self.tmp_dir = tempfile.mkdtemp(prefix=".%s.partial-" % self.name, dir=parent_dir)
+        remove_stale_partial_dirs(parent_dir, self.name)
+        self.tmp_dir = tempfile.mkdtemp(prefix=".%s.partial-%d-" % (self.name, os.getpid()), dir=parent_dir)
         self.tfr_prefix = os.path.join(self.tmp_dir, self.name)
         if self.print_progress:
             print('Creating dataset "%s"' % self.tfrecord_dir)
@@ -120,12 +181,12 @@ class TFRecordExporter:
 
     def _open_writers(self, shape):
         if len(shape) != 3 or shape[0] not in (1, 3):
-            raise DatasetError("images must be [C, H, W] with 1 or 3 channels, got shape %s" % list(shape))
+            raise _dataset_error("images must be [C, H, W] with 1 or 3 channels, got shape %s" % list(shape))
         if shape[1] != shape[2]:
-            raise DatasetError("images must be square, got %dx%d" % (shape[2], shape[1]))
+            raise _dataset_error("images must be square, got %dx%d" % (shape[2], shape[1]))
         resolution_log2 = int(np.round(np.log2(shape[1])))
         if shape[1] != 2 ** resolution_log2 or shape[1] < 4:
-            raise DatasetError("image resolution must be a power of two >= 4, got %d" % shape[1])
+            raise _dataset_error("image resolution must be a power of two >= 4, got %d" % shape[1])
         self.shape = tuple(shape)
         self.resolution_log2 = resolution_log2
         for lod in range(resolution_log2 - 1):
@@ -136,11 +197,11 @@ class TFRecordExporter:
         """Add one image, uint8 [C, H, W]; every image must have the first one's shape."""
         img = np.asarray(img)
         if img.dtype != np.uint8:
-            raise DatasetError("images must be uint8, got %s" % img.dtype)
+            raise _dataset_error("images must be uint8, got %s" % img.dtype)
         if self.shape is None:
             self._open_writers(img.shape)
         if tuple(img.shape) != self.shape:
-            raise DatasetError("image %d has shape %s, the first image %s" % (self.cur_images, list(img.shape),
+            raise _dataset_error("image %d has shape %s, the first image %s" % (self.cur_images, list(img.shape),
                                                                               list(self.shape)))
         level = img
         for lod, writer in enumerate(self.tfr_writers):
@@ -156,7 +217,7 @@ class TFRecordExporter:
         """Save labels [num_images, label_size] (as float32); one row per image added, in the same order."""
         labels = np.asarray(labels)
         if labels.ndim != 2 or labels.shape[0] != self.cur_images:
-            raise DatasetError("labels must be [%d, label_size] (one row per image added), got shape %s"
+            raise _dataset_error("labels must be [%d, label_size] (one row per image added), got shape %s"
                                % (self.cur_images, list(labels.shape)))
         with open(self.tfr_prefix + "-rxx.labels", "wb") as f:
             np.save(f, labels.astype(np.float32))
@@ -188,7 +249,7 @@ class TFRecordExporter:
             return
         if self.cur_images == 0:
             self.abort()
-            raise DatasetError('no images were written; "%s" was not created' % self.tfrecord_dir)
+            raise _dataset_error('no images were written; "%s" was not created' % self.tfrecord_dir)
         self._close_writers()
         umask = os.umask(0)
         os.umask(umask)
@@ -204,7 +265,7 @@ class TFRecordExporter:
 def _one_hot(labels, num_classes, source):
     labels = np.asarray(labels).astype(np.int64)
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise DatasetError("%s: labels must be in 0..%d, got %d..%d" % (source, num_classes - 1, labels.min(),
+        raise _dataset_error("%s: labels must be in 0..%d, got %d..%d" % (source, num_classes - 1, labels.min(),
                                                                         labels.max()))
     onehot = np.zeros([labels.size, num_classes], dtype=np.float32)
     onehot[np.arange(labels.size), labels] = 1.0
@@ -368,20 +429,20 @@ def _read_idx(mnist_dir, name, magic):
     if not os.path.isfile(path) and os.path.isfile(os.path.join(mnist_dir, name)):
         path, opener = os.path.join(mnist_dir, name), open
     if not os.path.isfile(path):
-        raise DatasetError('MNIST file "%s" not found' % path)
+        raise _dataset_error('MNIST file "%s" not found' % path)
     try:
         with opener(path, "rb") as f:
             data = f.read()
     except (OSError, EOFError) as e:
-        raise DatasetError('cannot read "%s": %s' % (path, e))
+        raise _dataset_error('cannot read "%s": %s' % (path, e))
     num_dims = magic - 2048
     header = np.frombuffer(data[:4 + 4 * num_dims], dtype=">u4") if len(data) >= 4 + 4 * num_dims else []
     if len(header) != 1 + num_dims or header[0] != magic:
-        raise DatasetError('"%s" is not an MNIST idx file (expected magic number %d)' % (path, magic))
+        raise _dataset_error('"%s" is not an MNIST idx file (expected magic number %d)' % (path, magic))
     shape = [int(dim) for dim in header[1:]]
     values = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * num_dims)
     if values.size != np.prod(shape):
-        raise DatasetError('"%s" holds %d values; its header says %s' % (path, values.size, shape))
+        raise _dataset_error('"%s" holds %d values; its header says %s' % (path, values.size, shape))
     return values.reshape(shape)
 
 
@@ -389,7 +450,7 @@ def _load_mnist_images(mnist_dir):
     """MNIST training images zero-padded to [N, 32, 32] uint8."""
     images = _read_idx(mnist_dir, "train-images-idx3-ubyte", 2051)
     if images.shape[1:] != (28, 28):
-        raise DatasetError("MNIST images must be 28x28, got %s" % list(images.shape[1:]))
+        raise _dataset_error("MNIST images must be 28x28, got %s" % list(images.shape[1:]))
     return np.pad(images, [(0, 0), (2, 2), (2, 2)], mode="constant")
 
 
@@ -399,7 +460,7 @@ def create_mnist(tfrecord_dir, mnist_dir):
     images = _load_mnist_images(mnist_dir)[:, np.newaxis]
     labels = _read_idx(mnist_dir, "train-labels-idx1-ubyte", 2049)
     if labels.shape[0] != images.shape[0]:
-        raise DatasetError("MNIST: %d images but %d labels" % (images.shape[0], labels.shape[0]))
+        raise _dataset_error("MNIST: %d images but %d labels" % (images.shape[0], labels.shape[0]))
     _export_shuffled(tfrecord_dir, images, _one_hot(labels, 10, "MNIST"))
 
 
@@ -415,24 +476,24 @@ def create_mnistrgb(tfrecord_dir, mnist_dir, num_images=1000000, random_seed=123
 
 def _load_pickle(path):
     if not os.path.isfile(path):
-        raise DatasetError('file "%s" not found' % path)
+        raise _dataset_error('file "%s" not found' % path)
     try:
         with open(path, "rb") as f:
             return pickle.load(f, encoding="latin1")  # the CIFAR/SVHN pickles were written by Python 2
     except Exception as e:
-        raise DatasetError('cannot read "%s" as a Python pickle: %s' % (path, e))
+        raise _dataset_error('cannot read "%s" as a Python pickle: %s' % (path, e))
 
 
 def _load_cifar_batch(path, label_key):
     data = _load_pickle(path)
     if not isinstance(data, dict) or "data" not in data or label_key not in data:
-        raise DatasetError('"%s" is not a CIFAR python batch (needs keys "data" and "%s")' % (path, label_key))
+        raise _dataset_error('"%s" is not a CIFAR python batch (needs keys "data" and "%s")' % (path, label_key))
     images = np.asarray(data["data"], dtype=np.uint8)
     if images.ndim != 2 or images.shape[1] != 3 * 32 * 32:
-        raise DatasetError('"%s": "data" must be [N, 3072], got %s' % (path, list(images.shape)))
+        raise _dataset_error('"%s": "data" must be [N, 3072], got %s' % (path, list(images.shape)))
     labels = np.asarray(data[label_key])
     if labels.shape != (images.shape[0],):
-        raise DatasetError('"%s": %d images but %d labels' % (path, images.shape[0], labels.size))
+        raise _dataset_error('"%s": %d images but %d labels' % (path, images.shape[0], labels.size))
     return images.reshape(-1, 3, 32, 32), labels
 
 
@@ -462,21 +523,21 @@ def _load_svhn(svhn_dir):
             data = _load_pickle(path)
             batch_images, batch_labels = np.asarray(data[0], dtype=np.uint8), np.asarray(data[1])
             if batch_images.ndim != 4 or batch_images.shape[1:] != (3, 32, 32):
-                raise DatasetError('"%s": images must be [N, 3, 32, 32], got %s' % (path, list(batch_images.shape)))
+                raise _dataset_error('"%s": images must be [N, 3, 32, 32], got %s' % (path, list(batch_images.shape)))
             images.append(batch_images)
             labels.append(batch_labels.reshape(-1))
         return np.concatenate(images), np.concatenate(labels)
 
     path = os.path.join(svhn_dir, "train_32x32.mat")
     if not os.path.isfile(path):
-        raise DatasetError('no SVHN data in "%s": expected train_1.pkl..train_3.pkl or train_32x32.mat' % svhn_dir)
+        raise _dataset_error('no SVHN data in "%s": expected train_1.pkl..train_3.pkl or train_32x32.mat' % svhn_dir)
     import scipy.io
     try:
         mat = scipy.io.loadmat(path)
     except Exception as e:
-        raise DatasetError('cannot read "%s": %s' % (path, e))
+        raise _dataset_error('cannot read "%s": %s' % (path, e))
     if "X" not in mat or "y" not in mat or mat["X"].shape[:3] != (32, 32, 3):
-        raise DatasetError('"%s" must hold X [32, 32, 3, N] and y [N, 1]' % path)
+        raise _dataset_error('"%s" must hold X [32, 32, 3, N] and y [N, 1]' % path)
     images = np.asarray(mat["X"], dtype=np.uint8).transpose(3, 2, 0, 1)  # [H, W, C, N] -> [N, C, H, W]
     labels = mat["y"].reshape(-1).astype(np.int64) % 10
     return images, labels
@@ -487,7 +548,7 @@ def create_svhn(tfrecord_dir, svhn_dir):
     print('Loading SVHN from "%s"' % svhn_dir)
     images, labels = _load_svhn(svhn_dir)
     if labels.shape[0] != images.shape[0]:
-        raise DatasetError("SVHN: %d images but %d labels" % (images.shape[0], labels.shape[0]))
+        raise _dataset_error("SVHN: %d images but %d labels" % (images.shape[0], labels.shape[0]))
     _export_shuffled(tfrecord_dir, images, _one_hot(labels, 10, "SVHN"))
 
 
@@ -498,9 +559,9 @@ def create_digits(tfrecord_dir, resolution=32, resize_filter="bicubic"):
     """
     datasets = _import_optional("sklearn.datasets", "scikit-learn", "create_digits")
     if resolution != 2 ** int(np.round(np.log2(resolution))) or resolution < 8:
-        raise DatasetError("--resolution must be a power of two >= 8, got %d" % resolution)
+        raise _dataset_error("--resolution must be a power of two >= 8, got %d" % resolution)
     if resize_filter not in RESIZE_FILTERS:
-        raise DatasetError("--resize-filter must be one of %s, got %s" % (", ".join(RESIZE_FILTERS), resize_filter))
+        raise _dataset_error("--resize-filter must be one of %s, got %s" % (", ".join(RESIZE_FILTERS), resize_filter))
     digits = datasets.load_digits()
     print("Loading %d scikit-learn digits, 8x8 scaled to %dx%d" % (len(digits.images), resolution, resolution))
     images = []
@@ -525,11 +586,11 @@ def _iterate_lmdb(lmdb_dir):
     """(number of entries, iterator over (key, value))."""
     lmdb = _import_optional("lmdb", "lmdb", "reading LSUN (LMDB)")
     if not os.path.exists(lmdb_dir):
-        raise DatasetError('LMDB "%s" not found' % lmdb_dir)
+        raise _dataset_error('LMDB "%s" not found' % lmdb_dir)
     try:
         env = lmdb.open(lmdb_dir, readonly=True, lock=False, subdir=os.path.isdir(lmdb_dir))
     except lmdb.Error as e:
-        raise DatasetError('cannot open LMDB "%s": %s' % (lmdb_dir, e))
+        raise _dataset_error('cannot open LMDB "%s": %s' % (lmdb_dir, e))
     txn = env.begin(write=False)
     return txn.stat()["entries"], txn.cursor()
 
@@ -587,9 +648,9 @@ def create_lsun_wide(tfrecord_dir, lmdb_dir, width=512, height=384, max_images=N
     official tool's crop (for sources wider than `width` it also narrows the image a little); images
     narrower than `width`, or too short, are skipped."""
     if width != 2 ** int(np.round(np.log2(width))) or width < 4:
-        raise DatasetError("--width must be a power of two, got %d" % width)
+        raise _dataset_error("--width must be a power of two, got %d" % width)
     if not 0 < height <= width:
-        raise DatasetError("--height must be in 1..width, got %d" % height)
+        raise _dataset_error("--height must be in 1..width, got %d" % height)
 
     def convert(img):
         crop_height = int(np.round(width * img.shape[0] / img.shape[1]))
@@ -615,18 +676,18 @@ def create_celeba(tfrecord_dir, celeba_dir, cx=89, cy=121):
             image_filenames = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(ext))
             break
     if not image_filenames:
-        raise DatasetError('no CelebA images in "%s": expected img_align_celeba_png/*.png' % celeba_dir)
+        raise _dataset_error('no CelebA images in "%s": expected img_align_celeba_png/*.png' % celeba_dir)
     if len(image_filenames) != 202599:
         print("Note: found %d images; the full CelebA set has 202599." % len(image_filenames))
     if not (64 <= cx <= 178 - 64 and 64 <= cy <= 218 - 64):
-        raise DatasetError("--cx must be in 64..114 and --cy in 64..154 for a 128x128 crop, got %d, %d" % (cx, cy))
+        raise _dataset_error("--cx must be in 64..114 and --cy in 64..154 for a 128x128 crop, got %d, %d" % (cx, cy))
 
     with TFRecordExporter(tfrecord_dir, len(image_filenames)) as tfr:
         for idx in tfr.choose_shuffled_order():
             path = image_filenames[idx]
             img = _open_image_array(path)
             if img.shape != (218, 178, 3):
-                raise DatasetError('"%s" is %s; CelebA aligned images are 178x218 RGB' % (path, _describe(img)))
+                raise _dataset_error('"%s" is %s; CelebA aligned images are 178x218 RGB' % (path, _describe(img)))
             tfr.add_image(img[cy - 64:cy + 64, cx - 64:cx + 64].transpose(2, 0, 1))
 
 
@@ -635,7 +696,7 @@ def _open_image_array(path):
         with PIL.Image.open(path) as img:
             return np.asarray(img)
     except Exception as e:
-        raise DatasetError('cannot read image "%s": %s' % (path, e))
+        raise _dataset_error('cannot read image "%s": %s' % (path, e))
 
 
 def _describe(img):
@@ -673,8 +734,11 @@ _IMAGE_MODES = {"L": 1, "1": 1, "RGB": 3, "P": 3, "CMYK": 3, "YCbCr": 3}
 def _list_image_files(image_dir, labels_from_subdirs):
     """(files, labels, class_names, ignored): every non-hidden file, sorted by path; with subfolders as
     classes, the files anywhere below each class folder, label = index of the sorted class name."""
+    if os.path.isfile(image_dir):
+        raise _dataset_error('"%s" is a file: create_from_images reads a folder of images; give the folder that '
+                             'holds it' % image_dir)
     if not os.path.isdir(image_dir):
-        raise DatasetError('image directory "%s" does not exist' % image_dir)
+        raise _dataset_error('image directory "%s" does not exist' % image_dir)
     entries = sorted(e for e in os.listdir(image_dir) if not e.startswith("."))
     top_files = [os.path.join(image_dir, e) for e in entries if os.path.isfile(os.path.join(image_dir, e))]
     if not labels_from_subdirs:
@@ -682,7 +746,7 @@ def _list_image_files(image_dir, labels_from_subdirs):
 
     class_names = [e for e in entries if os.path.isdir(os.path.join(image_dir, e))]
     if not class_names:
-        raise DatasetError('--labels-from-subdirs: "%s" has no sub-folders' % image_dir)
+        raise _dataset_error('--labels-from-subdirs: "%s" has no sub-folders' % image_dir)
     files, labels = [], []
     for label, class_name in enumerate(class_names):
         class_files = []
@@ -764,11 +828,11 @@ def create_from_images(tfrecord_dir, image_dir, shuffle=1, resolution=None, resi
     then it is reported, skipped, and listed in a summary at the end.
     """
     if resolution is not None and (resolution != 2 ** int(np.round(np.log2(resolution))) or resolution < 4):
-        raise DatasetError("--resolution must be a power of two >= 4, got %d" % resolution)
+        raise _dataset_error("--resolution must be a power of two >= 4, got %d" % resolution)
     if resize_filter not in RESIZE_FILTERS:
-        raise DatasetError("--resize-filter must be one of %s, got %s" % (", ".join(RESIZE_FILTERS), resize_filter))
+        raise _dataset_error("--resize-filter must be one of %s, got %s" % (", ".join(RESIZE_FILTERS), resize_filter))
     if transform not in (None, "center-crop", "letterbox"):
-        raise DatasetError("--transform must be center-crop or letterbox, got %s" % transform)
+        raise _dataset_error("--transform must be center-crop or letterbox, got %s" % transform)
     resample = RESIZE_FILTERS[resize_filter]
 
     print('Loading images from "%s"' % image_dir)
@@ -776,7 +840,7 @@ def create_from_images(tfrecord_dir, image_dir, shuffle=1, resolution=None, resi
     if ignored:
         print("Ignoring %d files outside the class sub-folders, e.g. %s" % (len(ignored), ignored[0]))
     if not files:
-        raise DatasetError('no input images found in "%s"' % image_dir)
+        raise _dataset_error('no input images found in "%s"' % image_dir)
 
     # Check every header first, so that a bad file stops the command before any long work.
     spec = _ImageSpec(resolution, transform)
@@ -789,12 +853,12 @@ def create_from_images(tfrecord_dir, image_dir, shuffle=1, resolution=None, resi
             skipped.append((path, problem))
     if skipped and not skip_bad_files:
         lines = ["  %s: %s" % item for item in skipped[:10]] + (["  ..."] if len(skipped) > 10 else [])
-        raise DatasetError("%d of %d input files cannot be used (pass --skip-bad-files to skip them):\n%s"
+        raise _dataset_error("%d of %d input files cannot be used (pass --skip-bad-files to skip them):\n%s"
                            % (len(skipped), len(files), "\n".join(lines)))
     for path, problem in skipped:
         print('Skipping "%s": %s' % (path, problem))
     if not good:
-        raise DatasetError('none of the %d files in "%s" can be used' % (len(files), image_dir))
+        raise _dataset_error('none of the %d files in "%s" can be used' % (len(files), image_dir))
 
     written_labels = []
     with TFRecordExporter(tfrecord_dir, len(good)) as tfr:
@@ -805,7 +869,7 @@ def create_from_images(tfrecord_dir, image_dir, shuffle=1, resolution=None, resi
                 img = _load_image_chw(path, spec, resample)
             except Exception as e:
                 if not skip_bad_files:
-                    raise DatasetError('cannot read image "%s": %s' % (path, e))
+                    raise _dataset_error('cannot read image "%s": %s' % (path, e))
                 print('Skipping "%s": cannot decode (%s)' % (path, e))
                 skipped.append((path, "cannot decode (%s)" % e))
                 continue
@@ -825,21 +889,21 @@ def create_from_hdf5(tfrecord_dir, hdf5_filename, shuffle=1):
     the largest is used. Labels come from `<hdf5 name>-labels.npy` if it exists."""
     h5py = _import_optional("h5py", "h5py", "create_from_hdf5")
     if not os.path.isfile(hdf5_filename):
-        raise DatasetError('HDF5 file "%s" not found' % hdf5_filename)
+        raise _dataset_error('HDF5 file "%s" not found' % hdf5_filename)
     print('Loading HDF5 archive from "%s"' % hdf5_filename)
     try:
         hdf5_file = h5py.File(hdf5_filename, "r")
     except Exception as e:
-        raise DatasetError('cannot read "%s" as HDF5: %s' % (hdf5_filename, e))
+        raise _dataset_error('cannot read "%s" as HDF5: %s' % (hdf5_filename, e))
     with hdf5_file:
         levels = [value for key, value in hdf5_file.items() if key.startswith("data") and len(value.shape) == 4]
         if not levels:
-            raise DatasetError('"%s" has no datasets named data<R>x<R> of [N, C, H, W]' % hdf5_filename)
+            raise _dataset_error('"%s" has no datasets named data<R>x<R> of [N, C, H, W]' % hdf5_filename)
         hdf5_data = max(levels, key=lambda level: level.shape[3])
         npy_filename = os.path.splitext(hdf5_filename)[0] + "-labels.npy"
         labels = np.load(npy_filename) if os.path.isfile(npy_filename) else None
         if labels is not None and labels.shape[0] != hdf5_data.shape[0]:
-            raise DatasetError('"%s" has %d rows, "%s" %d images' % (npy_filename, labels.shape[0], hdf5_filename,
+            raise _dataset_error('"%s" has %d rows, "%s" %d images' % (npy_filename, labels.shape[0], hdf5_filename,
                                                                     hdf5_data.shape[0]))
         with TFRecordExporter(tfrecord_dir, hdf5_data.shape[0]) as tfr:
             order = tfr.choose_shuffled_order() if shuffle else np.arange(hdf5_data.shape[0])
@@ -854,7 +918,7 @@ def create_from_hdf5(tfrecord_dir, hdf5_filename, shuffle=1):
 
 
 def _make_parser():
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="dataset_tool.py",
         description="Create multi-resolution TFRecord datasets for StyleGAN2, and look inside them.",
         epilog="Type 'python dataset_tool.py <command> -h' for the options of a command.")
@@ -973,14 +1037,25 @@ def _add_photo_dataset_commands(add_command):
     p.add_argument("--shuffle", type=int, default=1, help="shuffle the images (default: 1)")
 
 
+def _datasets_differ(result, ignore_labels):
+    """Whether a `compare` result shows any difference (image count, an image, or a label)."""
+    num = result["num_images_a"]
+    return (result["num_images_b"] != num or result["identical_images"] != num
+            or (not ignore_labels and result["identical_labels"] != num))
+
+
 def execute_cmdline(argv):
-    """Run one command; `argv` as sys.argv (program name first). Errors exit with status 1."""
+    """Run one command; `argv` as sys.argv (program name first). Errors exit with status 1, and so does
+    `compare` when the datasets differ."""
     args = vars(_make_parser().parse_args(argv[1:] if len(argv) > 1 else ["-h"]))
-    func = globals()[args.pop("command")]
+    command = args.pop("command")
     try:
-        func(**args)
-    except DatasetError as e:
+        result = globals()[command](**args)
+    except dataset.DatasetError as e:
         sys.exit(cli.report_error("dataset_tool.py", e))
+    if command == "compare" and _datasets_differ(result, args["ignore_labels"]):
+        print("The datasets differ.")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

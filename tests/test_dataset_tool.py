@@ -8,6 +8,7 @@ import pickle
 import struct
 import subprocess
 import sys
+import time
 
 import numpy as np
 import PIL.features
@@ -648,3 +649,90 @@ def test_sklearn_sample_photo_crop_and_letterbox(tmp_path):
     # 640x427 scaled to 64x43 and centred: rows 10..53 hold the photo, the rest is black.
     assert np.all(boxed[:, :10] == 0) and np.all(boxed[:, 53:] == 0)
     assert np.all(boxed[:, 10:53].reshape(3, -1).max(axis=0) > 0)
+
+
+# ----------------------------------------------------------------------------------------------------
+# One-line errors, compare's exit status, partial output of killed runs.
+
+
+def test_from_images_with_a_file_as_source_says_so(tmp_path, capsys):
+    save_png(tmp_path / "one.png", random_images(1, (16, 16, 3)))
+    err = run_tool_error(capsys, "create_from_images", tmp_path / "out", tmp_path / "one.png")
+    assert err.strip() == ('dataset_tool.py: error: "%s" is a file: create_from_images reads a folder of images; '
+                           'give the folder that holds it' % (tmp_path / "one.png"))
+    assert not (tmp_path / "out").exists() and no_partial_output(tmp_path)
+
+
+def test_compare_exits_nonzero_when_the_datasets_differ(tmp_path, capsys):
+    images = random_images(51, (3, 8, 8, 3))
+    make_image_folder(tmp_path / "src", images)
+    run_tool("create_from_images", tmp_path / "a", tmp_path / "src", "--shuffle", 0)
+    run_tool("create_from_images", tmp_path / "same", tmp_path / "src", "--shuffle", 0)
+    make_image_folder(tmp_path / "src2", images[:2])
+    run_tool("create_from_images", tmp_path / "fewer", tmp_path / "src2", "--shuffle", 0)
+    images[1, 0, 0, 0] ^= 1
+    make_image_folder(tmp_path / "src3", images)
+    run_tool("create_from_images", tmp_path / "changed", tmp_path / "src3", "--shuffle", 0)
+    capsys.readouterr()
+    run_tool("compare", tmp_path / "a", tmp_path / "same")  # Identical: returns, exit status 0.
+    assert "The datasets differ." not in capsys.readouterr().out
+    for other in ("fewer", "changed"):
+        with pytest.raises(SystemExit) as info:
+            run_tool("compare", tmp_path / "a", tmp_path / other)
+        assert info.value.code == 1
+        assert capsys.readouterr().out.strip().endswith("The datasets differ.")
+
+
+def _dead_pid():
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_stale_partial_output_is_removed_by_the_next_run(tmp_path, capsys):
+    make_image_folder(tmp_path / "src", random_images(52, (2, 8, 8, 3)))
+    dead = _dead_pid()
+    stale = tmp_path / (".out.partial-%d-abc123" % dead)
+    alive = tmp_path / (".out.partial-%d-def456" % os.getpid())
+    old_style = tmp_path / ".out.partial-k2j4h5g6"
+    other_target = tmp_path / (".other.partial-%d-xyz" % dead)
+    for folder in (stale, alive, old_style, other_target):
+        folder.mkdir()
+        (folder / "out-r03.tfrecords").write_bytes(b"x" * 100)
+    capsys.readouterr()
+    run_tool("create_from_images", tmp_path / "out", tmp_path / "src")
+    out = capsys.readouterr().out
+    assert not stale.exists()
+    assert 'Removed "%s": partial output of an earlier run that was interrupted (process %d is gone)' % (stale, dead) \
+        in out
+    assert alive.is_dir() and "process %d, still running" % os.getpid() in out
+    assert old_style.is_dir() and 'Note: "%s" is partial output of another run' % old_style in out
+    assert other_target.is_dir() and str(other_target) not in out
+    assert len(read_levels(tmp_path / "out")[8]) == 2
+
+
+@pytest.mark.slow_on_tf1  # Process handling, not TF-version specific: TF 2.x only in CI
+def test_partial_output_of_a_killed_run_is_removed(tmp_path, mnist_dir):
+    """kill -9 while create_mnistrgb writes (a million images: it is still writing), then a second run."""
+    tool = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "dataset_tool.py")
+    process = subprocess.Popen([sys.executable, tool, "create_mnistrgb", str(tmp_path / "rgb"), str(mnist_dir[0])],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        partial = []
+        for _ in range(1200):  # Up to 120 s for TensorFlow to load.
+            partial = [name for name in os.listdir(str(tmp_path)) if name.startswith(".rgb.partial-")]
+            if partial and os.listdir(str(tmp_path / partial[0])):
+                break
+            assert process.poll() is None
+            time.sleep(0.1)
+        assert partial == [".rgb.partial-%d-" % process.pid + partial[0].split("-", 2)[2]]
+    finally:
+        process.kill()
+        process.wait()
+    assert os.path.isdir(str(tmp_path / partial[0]))  # kill -9 leaves it.
+    result = subprocess.run([sys.executable, tool, "create_mnistrgb", str(tmp_path / "rgb"), str(mnist_dir[0]),
+                             "--num_images=20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Removed \"%s\"" % (tmp_path / partial[0]) in result.stdout
+    assert sorted(os.listdir(str(tmp_path))) == ["mnist_src", "rgb"]
