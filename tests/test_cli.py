@@ -3,6 +3,8 @@
 import argparse
 import os
 import pickle
+import subprocess
+import sys
 
 import pytest
 
@@ -87,3 +89,76 @@ def test_argument_parser_errors_are_one_line(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["go"])
     assert capsys.readouterr().err == "tool.py go: error: the following arguments are required: --x (see --help)\n"
+
+
+# ------------------------------------------------------------------------------------------------------
+# --help without TensorFlow; TensorFlow's start-up chatter.
+
+REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.parametrize("args", [["run_generator.py", "--help"], ["run_generator.py", "generate-images", "--help"],
+                                  ["run_projector.py", "--help"], ["run_projector.py", "project-image-files", "-h"],
+                                  ["run_metrics.py", "--help"], ["dataset_tool.py", "--help"],
+                                  ["dataset_tool.py", "create_from_images", "--help"]])
+def test_help_does_not_import_tensorflow(args):
+    result = subprocess.run([sys.executable, "-X", "importtime", os.path.join(REPO_DIR, args[0])] + args[1:],
+                            cwd=REPO_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                            timeout=120)
+    assert result.returncode == 0 and "usage:" in result.stdout, result.stderr[-2000:]
+    imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
+    assert "argparse" in imported  # The -X importtime listing is there ...
+    assert [name for name in imported if name.split(".")[0] == "tensorflow"] == []  # ... without TensorFlow.
+
+
+CHATTER = """WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
+I0000 00:00:1796198047.587354   30039 port.cc:153] oneDNN custom operations are on. You may see slightly different.
+I0000 00:00:1796198047.671909   30039 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to use ...
+To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild TensorFlow with the appropriate compiler flags.
+2026-12-02 07:55:09.749258: I tensorflow/core/platform/cpu_feature_guard.cc:142] Your CPU supports instructions
+"""
+
+
+def test_without_startup_chatter():
+    import dnnlib.tflib as tflib
+    kept = "E0000 00:00:1.5 1 something.cc:1] a real error\nTraceback (most recent call last):\n"
+    assert tflib.without_startup_chatter(CHATTER + kept + CHATTER) == kept
+    assert tflib.without_startup_chatter("oneDNN custom operations are on. (quoted by a user)\n") != ""
+
+
+def test_import_quietly_filters_only_the_chatter(tmp_path, monkeypatch, capfd):
+    import dnnlib.tflib as tflib
+    (tmp_path / "noisy_module_ok.py").write_text(
+        "import os\nos.write(2, %r.encode())\nVALUE = 7\n" % (CHATTER + "a real warning\n"))
+    (tmp_path / "noisy_module_bad.py").write_text(
+        "import os\nos.write(2, %r.encode())\nraise ImportError('broken')\n" % CHATTER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    capfd.readouterr()
+    assert tflib.import_quietly("noisy_module_ok").VALUE == 7
+    assert capfd.readouterr().err == "a real warning\n"
+    with pytest.raises(ImportError, match="broken"):
+        tflib.import_quietly("noisy_module_bad")
+    assert capfd.readouterr().err == CHATTER  # A failed import shows everything it printed.
+
+
+_SESSION_SCRIPT = ("import dnnlib.tflib as tflib; import tensorflow.compat.v1 as tf; tflib.init_tf(); "
+                   "print(tf.get_default_session().run(tf.constant(1) + 1))")
+
+
+@pytest.mark.parametrize("verbose", [None, "1"])
+def test_tensorflow_startup_is_quiet_unless_asked(verbose):
+    import tensorflow.compat.v1 as tf
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("TF_CPP_MIN_LOG_LEVEL", "STYLEGAN2_TF_VERBOSE")}
+    env["PYTHONPATH"] = REPO_DIR
+    if verbose:
+        env["STYLEGAN2_TF_VERBOSE"] = verbose
+    result = subprocess.run([sys.executable, "-c", _SESSION_SCRIPT], cwd=REPO_DIR, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
+    assert result.returncode == 0 and result.stdout == "2\n", result.stderr
+    if not verbose:
+        assert result.stderr == ""
+    elif tf.VERSION.startswith("1."):
+        assert "cpu_feature_guard" in result.stderr  # TensorFlow 1.15 logs it when the session starts.
+    else:
+        assert "oneDNN custom operations are on" in result.stderr and "absl::InitializeLog()" in result.stderr
