@@ -18,9 +18,9 @@ from metrics.metric_defaults import metric_defaults
 
 def run(network_pkl, metrics, dataset, data_dir, mirror_augment, allow_code_execution=None):
     """The run function (inside a run dir): evaluate each of `metrics` (names) on `network_pkl`."""
-    import dnnlib.tflib as tflib  # pylint: disable=import-outside-toplevel
-    import pretrained_networks  # pylint: disable=import-outside-toplevel
     from metrics import metric_base  # pylint: disable=import-outside-toplevel
+    import pretrained_networks  # pylint: disable=import-outside-toplevel
+    import dnnlib.tflib as tflib  # pylint: disable=import-outside-toplevel
     print('Evaluating metrics "%s" for "%s"...' % (",".join(metrics), network_pkl))
     tflib.init_tf()
     group = metric_base.MetricGroup([metric_defaults[name] for name in metrics])
