@@ -94,6 +94,7 @@ def main(argv=None):
         kwargs["metrics"] = _parse_metric_names(kwargs["metrics"])  # argparse does not convert the default.
     kwargs["data_dir"] = os.path.expanduser(kwargs["data_dir"])
 
+    import dnnlib.tflib  # noqa: F401  pylint: disable=import-outside-toplevel  (first: it quiets TensorFlow's start-up)
     from metrics import metric_base  # pylint: disable=import-outside-toplevel
     from training import dataset as dataset_module  # pylint: disable=import-outside-toplevel
     from training import misc  # pylint: disable=import-outside-toplevel

@@ -391,6 +391,7 @@ def main(argv=None):
 
     # Check the inputs before a run dir exists, so that a bad one gives one clear line and leaves nothing
     # behind; the run function then finds the networks in their caches.
+    import dnnlib.tflib  # noqa: F401  pylint: disable=import-outside-toplevel  (first: it quiets TensorFlow's start-up)
     from training import dataset as dataset_module  # pylint: disable=import-outside-toplevel
     from training import misc  # pylint: disable=import-outside-toplevel
     try:
