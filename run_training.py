@@ -319,7 +319,6 @@ def _holds_images(folder):
 
 def _check_dataset(args, dataset_args):
     """The dataset reads as training will read it (a UsageError if not), and has labels if --cond asks for them."""
-    from training import dataset  # pylint: disable=import-outside-toplevel
     folder = os.path.join(args.data_dir, args.dataset)
     if not glob.glob(os.path.join(folder, "*.tfrecords")):
         if _holds_images(folder):
@@ -328,6 +327,7 @@ def _check_dataset(args, dataset_args):
                              % (folder, folder.rstrip("/\\"), folder, args.dataset.rstrip("/\\")))
         raise UsageError("--dataset: %s has no .tfrecords files; dataset_tool.py makes a dataset (e.g. "
                          "create_from_images)" % folder)
+    from training import dataset  # pylint: disable=import-outside-toplevel
     options = {key: value for key, value in dataset_args.items() if key != "tfrecord_dir"}
     try:
         found = dataset.check_dataset(folder, **options)

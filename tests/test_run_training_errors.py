@@ -242,3 +242,19 @@ def test_parsed_resume_args_for_a_run_dir(tmp_path, capsys):
                                resume_state="auto", resume_allow_code_execution=True)
     out = capsys.readouterr().out
     assert "--resume=latest: network-snapshot-000024.pkl of run 00007-" in out and "Resuming from " in out
+
+
+def test_unconverted_images_answer_in_one_line_without_tensorflow(tmp_path):
+    """The most common first mistake is answered at once: stderr holds the error line and nothing else."""
+    (tmp_path / "data" / "pngs").mkdir(parents=True)
+    (tmp_path / "data" / "pngs" / "a.jpg").write_bytes(b"\xff\xd8\xff")
+    result = subprocess.run([sys.executable, "-X", "importtime", os.path.join(REPO_DIR, "run_training.py"),
+                             "--data-dir", str(tmp_path / "data"), "--dataset", "pngs", "--result-dir",
+                             str(tmp_path / "results")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, cwd=REPO_DIR, timeout=120)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("import time:")]
+    assert errors == ["run_training.py: error: --dataset: %s holds images, not a dataset (no .tfrecords files); "
+                      "convert them first: python dataset_tool.py create_from_images %s-tfr %s, then train with "
+                      "--dataset=pngs-tfr" % ((tmp_path / "data" / "pngs",) * 3)]
+    assert "tensorflow" not in result.stderr and not (tmp_path / "results").exists()
