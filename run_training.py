@@ -206,7 +206,8 @@ def find_resume_pkl(result_dir, run_desc):
               "snapshot%s" % (os.path.basename(pkl), run, why,
                               " (newer runs without one: %s)" % ", ".join(skipped) if skipped else ""), flush=True)
         return pkl
-    raise UsageError("--resume=latest: no network-snapshot-*.pkl in any run dir %s/<number>-%s" % (result_dir, run_desc))
+    raise UsageError("--resume=latest: no network-snapshot-*.pkl in any run dir %s/<number>-%s"
+                     % (result_dir, run_desc))
 
 
 def dry_run(kwargs):

@@ -73,7 +73,8 @@ def test_folder_of_images_that_was_never_converted(tmp_path, capsys):
 def test_unreadable_datasets(data_dir, tmp_path, capsys):
     broken = tmp_path / "data" / "broken"
     broken.mkdir(parents=True)
-    (broken / "broken-r03.tfrecords").write_bytes(open(os.path.join(data_dir, "tiny", "tiny-r03.tfrecords"), "rb").read())
+    with open(os.path.join(data_dir, "tiny", "tiny-r03.tfrecords"), "rb") as f:
+        (broken / "broken-r03.tfrecords").write_bytes(f.read())
     _fails_in_one_line(["--data-dir", str(tmp_path / "data"), "--dataset", "broken"], tmp_path / "results", capsys,
                        "--dataset: dataset %s lacks the levels of resolution [4]" % broken)
     (broken / "broken-r02.tfrecords").write_bytes(b"")
@@ -174,7 +175,8 @@ def test_resume_latest_takes_only_runs_of_the_same_description(tmp_path, capsys)
         "newest run of this dataset, config and GPU count that has a snapshot (newer runs without one: 00005-%s)\n"
         % (DESC, DESC))
     (tmp_path / ("00001-" + DESC) / "training-state-final.pkl").write_bytes(b"")
-    assert run_training.find_resume_pkl(str(tmp_path), DESC).endswith(os.path.join("00001-" + DESC, "network-final.pkl"))
+    found = run_training.find_resume_pkl(str(tmp_path), DESC)
+    assert found == str(tmp_path / ("00001-" + DESC) / "network-final.pkl")
     assert "network-final.pkl of run 00001-%s (where that run stopped)" % DESC in capsys.readouterr().out
     for name in os.listdir(str(tmp_path / ("00001-" + DESC))):
         if name.startswith("training-state"):
@@ -204,7 +206,8 @@ def test_resume_without_training_state_warns(tmp_path, capsys):
         "fresh optimizer state, data position and random streams, at kimg 12\n" % pkl)
     resume.TrainingState.start(pkl, None, resume_kimg=12.0)  # Not asked for a state: nothing to warn about.
     assert capsys.readouterr().out == ""
-    assert resume.state_file_for_snapshot(str(tmp_path / "network-final.pkl")) == str(tmp_path / "training-state-final.pkl")
+    final = str(tmp_path / "network-final.pkl")
+    assert resume.state_file_for_snapshot(final) == str(tmp_path / "training-state-final.pkl")
 
 
 def test_tick_kimg_reaches_the_schedule(data_dir, tmp_path, capsys, submitted):
@@ -216,9 +219,11 @@ def test_tick_kimg_reaches_the_schedule(data_dir, tmp_path, capsys, submitted):
     assert tl.training_schedule(0, Set(), **submitted[-1]["sched_args"]).tick_kimg == 24  # The default at 16x16.
     assert run_training.main(base + ["--tick-kimg", "0.5"]) == 0
     assert tl.training_schedule(0, Set(), **submitted[-1]["sched_args"]).tick_kimg == 0.5
-    growing = run_training.build_training_kwargs("tiny", data_dir, "r", "config-d", 1, 100, None, False, [], tick_kimg=2)
+    growing = run_training.build_training_kwargs("tiny", data_dir, "r", "config-d", 1, 100, None, False, [],
+                                                 tick_kimg=2)
     assert tl.training_schedule(10 ** 6, Set(), **growing.sched_args).tick_kimg == 2  # Every resolution.
-    _fails_in_one_line(base[:-2] + ["--tick-kimg", "0"], tmp_path / "results", capsys, "--tick-kimg: must be > 0, got 0")
+    _fails_in_one_line(base[:-2] + ["--tick-kimg", "0"], tmp_path / "results", capsys,
+                       "--tick-kimg: must be > 0, got 0")
 
 
 def test_help_does_not_import_tensorflow():

@@ -314,7 +314,8 @@ def check_dataset(tfrecord_dir, resolution=None, label_file=None, max_label_size
     found_labels = find_label_file(tfrecord_dir, label_file)
     label_size = 0
     if found_labels is not None and max_label_size != 0:
-        labels = TFRecordDataset._load_labels(found_labels, levels.files, levels.lods, None)  # pylint: disable=protected-access
+        read_labels = TFRecordDataset._load_labels  # pylint: disable=protected-access
+        labels = read_labels(found_labels, levels.files, levels.lods, None)
         label_size = labels.shape[1] if max_label_size == "full" else min(labels.shape[1], int(max_label_size))
     return dnnlib.EasyDict(resolution=levels.resolution, channels=levels.channels, label_size=int(label_size),
                            label_file=found_labels)
