@@ -6,6 +6,7 @@
 import argparse
 import copy
 import glob
+import itertools
 import json
 import os
 import pprint
@@ -78,10 +79,11 @@ def _check_minibatch(sched, num_gpus, num_workers):
 def build_training_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_kimg, gamma, mirror_augment,
                           metrics, minibatch_size=None, minibatch_gpu=None, fmap_base=None, fmap_max=None,
                           latent_size=None, mapping_layers=None, snapshot_ticks=None, cond=False, worker_hosts=None,
-                          worker_index=0):
+                          worker_index=0, tick_kimg=None):
     """The keyword arguments of `dnnlib.submit_run` for one training run (run_func_name, submit_config, and
     those of `training.training_loop.training_loop`). With `worker_hosts` (['host:port', ...]) this process is
-    worker `worker_index` of a multi-worker run: `num_gpus` GPUs per worker, `minibatch_size` over all."""
+    worker `worker_index` of a multi-worker run: `num_gpus` GPUs per worker, `minibatch_size` over all.
+    `tick_kimg`: kimg per tick at every resolution (default: the schedule's, from 28 at 8x8 to 4 at 1024x1024)."""
     unknown = [name for name in metrics if name not in metric_defaults]
     if unknown:
         raise UsageError("--metrics: unknown metric %r (known: %s, or none)" % (unknown[0], ", ".join(metric_defaults)))
@@ -122,6 +124,8 @@ def build_training_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, to
     if minibatch_gpu is not None:
         sched.update(minibatch_gpu_base=minibatch_gpu, minibatch_gpu_dict={})
     _check_minibatch(sched, num_gpus, num_workers)
+    if tick_kimg is not None:
+        sched.update(tick_kimg_base=tick_kimg, tick_kimg_dict={})
 
     dataset_args = EasyDict(tfrecord_dir=dataset)
     if cond:
@@ -172,18 +176,38 @@ def run_worker(kwargs):
                                   **kwargs)
 
 
+def _numbered_runs(result_dir, run_desc):
+    """The run dirs `<number>-<run_desc>` of `result_dir`, newest (highest number) first."""
+    name = re.compile(r"^(\d+)-%s$" % re.escape(run_desc))
+    entries = os.listdir(result_dir) if os.path.isdir(result_dir) else []
+    runs = [(int(name.match(entry).group(1)), entry) for entry in entries
+            if name.match(entry) and os.path.isdir(os.path.join(result_dir, entry))]
+    return [entry for _, entry in sorted(runs, reverse=True)]
+
+
 def find_resume_pkl(result_dir, run_desc):
-    """The latest snapshot (with a training state, if any has one) of the newest run named `*-<run_desc>`
-    in `result_dir`; a UsageError when there is none."""
-    run_dirs = [d for d in glob.glob(os.path.join(result_dir, "*-" + run_desc)) if os.path.isdir(d)
-                and re.match(r"^\d+-", os.path.basename(d))]
-    run_dirs = sorted(run_dirs, key=lambda d: int(os.path.basename(d).split("-")[0]), reverse=True)
-    from training.resume import find_latest_snapshot  # pylint: disable=import-outside-toplevel
-    for run_dir in run_dirs:
-        pkl = find_latest_snapshot(run_dir)
-        if pkl is not None:
-            return pkl
-    raise UsageError("--resume=latest: no network-snapshot-*.pkl in any run dir %s/*-%s" % (result_dir, run_desc))
+    """For --resume=latest: the pickle that a run named `<number>-<run_desc>` in `result_dir` (the same
+    dataset, config and GPU count) continues best (`training.resume.find_latest_snapshot`), from the newest
+    such run that has one. Prints which one and why; a UsageError when there is none."""
+    from training.resume import find_latest_snapshot, state_file_for_snapshot  # pylint: disable=import-outside-toplevel
+    skipped = []
+    for run in _numbered_runs(result_dir, run_desc):
+        pkl = find_latest_snapshot(os.path.join(result_dir, run))
+        if pkl is None:
+            skipped.append(run)
+            continue
+        if not os.path.isfile(state_file_for_snapshot(pkl)):
+            why = "its newest snapshot; it has no training state"
+        elif os.path.basename(pkl).startswith("network-final"):
+            why = "where that run stopped"
+        else:
+            why = "its newest snapshot with a training state"
+        print("--resume=latest: %s of run %s (%s), the newest run of this dataset, config and GPU count that has a "
+              "snapshot%s" % (os.path.basename(pkl), run, why,
+                              " (newer runs without one: %s)" % ", ".join(skipped) if skipped else ""), flush=True)
+        return pkl
+    raise UsageError("--resume=latest: no network-snapshot-*.pkl in any run dir %s/<number>-%s"
+                     % (result_dir, run_desc))
 
 
 def dry_run(kwargs):
@@ -219,7 +243,7 @@ _examples = """examples:
   # config-f on FFHQ, 8 GPUs, with mirrored reals
   python %(prog)s --num-gpus=8 --data-dir=~/datasets --config=config-f --dataset=ffhq --mirror-augment=true
 
-  # Continue the newest run of the same dataset/config/GPU count exactly where its last snapshot left it
+  # Continue the newest run of the same dataset/config/GPU count exactly where it stopped
   python %(prog)s --num-gpus=8 --data-dir=~/datasets --config=config-f --dataset=ffhq --mirror-augment=true --resume=latest
 
   # Two machines with 8 GPUs each (minibatch 32 over all 16 GPUs); run this on each, with its own index
@@ -249,8 +273,9 @@ def _training_kwargs_from(args):
                         ("--snapshot-ticks", args.snapshot_ticks)]:
         if value is not None and value < 1:
             raise UsageError("%s: must be >= 1, got %d" % (name, value))
-    if args.total_kimg <= 0:
-        raise UsageError("--total-kimg: must be > 0, got %g" % args.total_kimg)
+    for name, value in [("--total-kimg", args.total_kimg), ("--tick-kimg", args.tick_kimg)]:
+        if value is not None and not value > 0:
+            raise UsageError("%s: must be > 0, got %g" % (name, value))
     worker_hosts, worker_index = None, 0
     if args.worker_hosts is not None:
         if args.worker_index is None:
@@ -271,21 +296,69 @@ def _training_kwargs_from(args):
         mirror_augment=args.mirror_augment, metrics=args.metrics, minibatch_size=args.minibatch_size,
         minibatch_gpu=args.minibatch_gpu, fmap_base=args.fmap_base, fmap_max=args.fmap_max,
         latent_size=args.latent_size, mapping_layers=args.mapping_layers, snapshot_ticks=args.snapshot_ticks,
-        cond=args.cond, worker_hosts=worker_hosts, worker_index=worker_index)
+        cond=args.cond, worker_hosts=worker_hosts, worker_index=worker_index, tick_kimg=args.tick_kimg)
     pathreg = kwargs.G_loss_args.func_name.endswith("_pathreg")
     if pathreg and args.minibatch_gpu is not None and args.minibatch_gpu < 2:
         raise UsageError("--minibatch-gpu: %s's path length regularization runs on half the per-GPU batch, so "
                          "it must be at least 2, got %d" % (args.config_id, args.minibatch_gpu))
+    _check_dataset(args, kwargs.dataset_args)
     if args.resume is not None:
-        resume_pkl = args.resume
-        if resume_pkl == "latest":
-            resume_pkl = find_resume_pkl(args.result_dir, kwargs.submit_config.run_desc)
-        elif not dnnlib.util.is_url(resume_pkl, allow_file_urls=True) and not os.path.isfile(resume_pkl):
-            raise UsageError("--resume: %s: no such file" % resume_pkl)
-        kwargs.update(resume_pkl=resume_pkl, resume_kimg=args.resume_kimg, resume_state="auto",
-                      resume_allow_code_execution=args.allow_code_execution)
-        print("Resuming from %s" % resume_pkl)
+        kwargs.update(_resume_args(args, kwargs.submit_config.run_desc))
     return kwargs
+
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def _holds_images(folder):
+    """Are there image files in `folder` or its sub-folders (the first 100 folders looked at)?"""
+    for _, _, names in itertools.islice(os.walk(folder), 100):
+        if any(name.lower().endswith(_IMAGE_SUFFIXES) for name in names):
+            return True
+    return False
+
+
+def _check_dataset(args, dataset_args):
+    """The dataset reads as training will read it (a UsageError if not), and has labels if --cond asks for them."""
+    folder = os.path.join(args.data_dir, args.dataset)
+    if not glob.glob(os.path.join(folder, "*.tfrecords")):
+        if _holds_images(folder):
+            raise UsageError("--dataset: %s holds images, not a dataset (no .tfrecords files); convert them first: "
+                             "python dataset_tool.py create_from_images %s-tfr %s, then train with --dataset=%s-tfr"
+                             % (folder, folder.rstrip("/\\"), folder, args.dataset.rstrip("/\\")))
+        raise UsageError("--dataset: %s has no .tfrecords files; dataset_tool.py makes a dataset (e.g. "
+                         "create_from_images)" % folder)
+    from training import dataset  # pylint: disable=import-outside-toplevel
+    options = {key: value for key, value in dataset_args.items() if key != "tfrecord_dir"}
+    try:
+        found = dataset.check_dataset(folder, **options)
+    except dataset.DatasetError as e:
+        raise UsageError("--dataset: %s" % e) from None
+    if args.cond and found.label_size == 0:
+        raise UsageError("--cond=true: dataset %s has no labels (no *.labels file; dataset_tool.py "
+                         "create_from_images --labels-from-subdirs makes one), so it cannot train a conditional "
+                         "network" % folder)
+
+
+def _resume_args(args, run_desc):
+    """The training loop's resume arguments for --resume (a path, URL or 'latest'), its pickle checked."""
+    from dnnlib.tflib import network_pickle  # pylint: disable=import-outside-toplevel
+    from training import resume  # pylint: disable=import-outside-toplevel
+    resume_pkl = args.resume
+    if resume_pkl == "latest":
+        resume_pkl = find_resume_pkl(args.result_dir, run_desc)
+    elif not dnnlib.util.is_url(resume_pkl, allow_file_urls=True) and not os.path.isfile(resume_pkl):
+        raise UsageError("--resume: %s: no such file" % resume_pkl)
+    try:
+        network_pickle.check(resume_pkl, allow_code_execution=args.allow_code_execution)
+    except network_pickle.NetworkPickleError as e:
+        raise UsageError("--resume: %s" % e) from None
+    resume_kimg = args.resume_kimg
+    if resume_kimg is None:  # Used only when there is no training state: the snapshot's name tells the kimg.
+        resume_kimg = resume.kimg_in_snapshot_name(resume_pkl) or 0.0
+    print("Resuming from %s" % resume_pkl)
+    return dict(resume_pkl=resume_pkl, resume_kimg=float(resume_kimg), resume_state="auto",
+                resume_allow_code_execution=args.allow_code_execution)
 
 
 def main(argv=None):
@@ -310,11 +383,13 @@ def main(argv=None):
                         default=None, type=int, metavar="N")
     parser.add_argument("--minibatch-gpu", help="Minibatch per GPU; smaller ones accumulate gradients "
                         "(default is config dependent)", default=None, type=int, metavar="N")
-    parser.add_argument("--resume", help="Network pickle (path or URL) to resume from, or 'latest': the newest "
-                        "snapshot of the newest run with the same dataset, config and GPU count, continued "
-                        "exactly from its training state", default=None, metavar="PKL")
+    parser.add_argument("--resume", help="Network pickle (path or URL) to resume from, or 'latest': where the "
+                        "newest run with the same dataset, config and GPU count stopped (network-final.pkl after "
+                        "abort.txt, else its newest snapshot), continued exactly from its training state",
+                        default=None, metavar="PKL")
     parser.add_argument("--resume-kimg", help="Training progress of a --resume pickle that has no training "
-                        "state (default: %(default)s)", default=0.0, type=float, metavar="KIMG")
+                        "state (default: the kimg in a network-snapshot-<kimg>.pkl name, else 0)", default=None,
+                        type=float, metavar="KIMG")
     parser.add_argument("--allow-code-execution", action="store_true", dest="allow_code_execution", default=None,
                         help="Let the --resume pickle run the network code it embeds (only for files you trust; "
                              "official downloads always may)")
@@ -330,6 +405,9 @@ def main(argv=None):
                         metavar="N")
     parser.add_argument("--snapshot-ticks", help="Image and network snapshot interval in ticks (default: 10)",
                         default=None, type=int, metavar="N")
+    parser.add_argument("--tick-kimg", help="Length of a tick (a progress line) in kimg (default: by resolution, "
+                        "28 at 8x8, 24 at 16x16, 20 at 32x32, 16 at 64x64, ... 4 at 1024x1024)", default=None,
+                        type=float, metavar="KIMG")
     parser.add_argument("--worker-hosts", help="Multi-worker training: host:port of every worker, comma-separated "
                         "(default: from TF_CONFIG, else one process)", default=None, metavar="LIST")
     parser.add_argument("--worker-index", help="Multi-worker training: this worker's index in --worker-hosts; "

@@ -181,16 +181,18 @@ def test_safe_mode_refuses_pickles_that_call_the_network_constructor(sess):
         network_pickle.load_network_pickle(io.BytesIO(data))
 
 
-def test_run_training_allow_code_execution_reaches_the_resume_load(tmp_path, monkeypatch):
+def test_run_training_allow_code_execution_reaches_the_resume_load(sess, tmp_path, monkeypatch, capsys):
+    import dataset_tool  # pylint: disable=import-outside-toplevel
     import run_training  # pylint: disable=import-outside-toplevel
-    (tmp_path / "data" / "tiny").mkdir(parents=True)
-    resume = tmp_path / "snapshot.pkl"
-    resume.write_bytes(b"")
+    with dataset_tool.TFRecordExporter(str(tmp_path / "data" / "tiny"), 1, print_progress=False) as tfr:
+        tfr.add_image(np.zeros([3, 4, 4], np.uint8))
+    resume, _ = _tiny_pickle(tmp_path, "snapshot.pkl")
     seen = []
     monkeypatch.setattr(dnnlib, "submit_run", lambda **kwargs: seen.append(kwargs))
     base = ["--data-dir", str(tmp_path / "data"), "--dataset", "tiny", "--result-dir", str(tmp_path / "results"),
-            "--resume", str(resume)]
-    assert run_training.main(base) == 0
+            "--metrics", "none", "--resume", resume]
+    assert run_training.main(base) == 2  # Checked before the run: safe mode refuses the embedded build code.
+    assert "refused in safe mode" in capsys.readouterr().err and not seen
     assert run_training.main(base + ["--allow-code-execution"]) == 0
-    assert [kwargs["resume_allow_code_execution"] for kwargs in seen] == [None, True]
+    assert [kwargs["resume_allow_code_execution"] for kwargs in seen] == [True]
     assert "resume_allow_code_execution" in inspect.signature(training_loop.training_loop).parameters

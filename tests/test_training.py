@@ -5,6 +5,7 @@ Loss functions defined here are passed by name (`tests.test_training.<name>` is 
 module registers itself as `training_test_losses`).
 """
 
+import argparse
 import os
 import pickle
 import sys
@@ -415,6 +416,63 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(data_dir, tmp_path):
     with open(os.path.join(resumed, "log.txt")) as f:
         log = f.read()
     assert "Resuming the training state from" in log and "tick 3 " in log and "tick 0 " not in log
+
+
+def _tick_kwargs(data_dir, result_dir):
+    """config-e, 6 minibatches of 8, a tick every 2 (at 8, 24, 40 and 48 images), snapshots at ticks 0 and 3."""
+    kwargs = config_kwargs("config-e", data_dir, result_dir, total_kimg=0.048, minibatch_gpu=8)
+    kwargs.sched_args.update(tick_kimg_base=0.016)
+    kwargs.update(network_snapshot_ticks=100)
+    return kwargs
+
+
+def _tick_numbers(run_dir):
+    with open(os.path.join(run_dir, "log.txt")) as f:
+        return [int(line.split()[1]) for line in f if line.startswith("tick ")]
+
+
+@pytest.mark.slow_on_tf1  # training runs: minutes each on TF 1.15 with 2 cores
+def test_abort_then_resume_latest_continues_like_an_uninterrupted_run(data_dir, tmp_path, monkeypatch, capsys):
+    full = train(_tick_kwargs(data_dir, str(tmp_path / "full")))
+    assert _tick_numbers(full) == [0, 1, 2, 3]
+
+    def abort_after_16_images(*args):
+        train_minibatch(*args)
+        if args[5].cur_nimg == 16:  # Halfway through tick 1, as a user's abort.txt would come.
+            open(dnnlib.make_run_dir_path("abort.txt"), "w").close()
+
+    train_minibatch = tl._train_minibatch
+    monkeypatch.setattr(tl, "_train_minibatch", abort_after_16_images)
+    stopped = train(_tick_kwargs(data_dir, str(tmp_path / "part")))
+    monkeypatch.undo()
+    assert _tick_numbers(stopped) == [0]
+    with open(os.path.join(stopped, "training-state-final.pkl"), "rb") as f:
+        stop_state = pickle.load(f)
+    assert (stop_state["cur_nimg"], stop_state["cur_tick"], stop_state["tick_start_nimg"]) == (16, 0, 8)
+    capsys.readouterr()
+
+    # --resume=latest takes network-final.pkl (16 images), not network-snapshot-000000.pkl (8 images).
+    args = argparse.Namespace(resume="latest", result_dir=str(tmp_path / "part"), allow_code_execution=None,
+                              resume_kimg=None)
+    kwargs = _tick_kwargs(data_dir, str(tmp_path / "part"))
+    kwargs.update(run_training._resume_args(args, kwargs.submit_config.run_desc))  # pylint: disable=protected-access
+    assert kwargs.resume_pkl == os.path.join(stopped, "network-final.pkl")
+    assert "network-final.pkl of run %s (where that run stopped)" % os.path.basename(stopped) in capsys.readouterr().out
+    resumed = train(kwargs)
+    assert _tick_numbers(resumed) == [1, 2, 3]
+
+    a, b = load_final(full), load_final(resumed)
+    for net in ["G", "D", "Gs"]:
+        for key in a[net]:
+            np.testing.assert_allclose(b[net][key], a[net][key], rtol=1e-5, atol=1e-7, err_msg="%s/%s" % (net, key))
+    states = []
+    for run_dir in (full, resumed):
+        with open(os.path.join(run_dir, "training-state-final.pkl"), "rb") as f:
+            states.append(pickle.load(f))
+    for key in ["cur_nimg", "cur_tick", "tick_start_nimg", "random_step", "running_mb_counter", "num_fetches"]:
+        assert states[1][key] == states[0][key], key
+    for key in states[0]["vars"]:
+        np.testing.assert_allclose(states[1]["vars"][key], states[0]["vars"][key], rtol=1e-5, atol=1e-7, err_msg=key)
 
 
 # ------------------------------------------------------------------------------------------------------

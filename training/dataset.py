@@ -306,6 +306,21 @@ class TFRecordDataset:
         return self._np_labels[rows]
 
 
+def check_dataset(tfrecord_dir, resolution=None, label_file=None, max_label_size=0, **_reader_options):
+    """What `TFRecordDataset` would read from `tfrecord_dir`, checked without building a pipeline or
+    needing a session: EasyDict(resolution, channels, label_size, label_file). Raises DatasetError where
+    the reader would; the reader's other options (`_reader_options`) do not matter here."""
+    levels = read_levels(tfrecord_dir, resolution)
+    found_labels = find_label_file(tfrecord_dir, label_file)
+    label_size = 0
+    if found_labels is not None and max_label_size != 0:
+        read_labels = TFRecordDataset._load_labels  # pylint: disable=protected-access
+        labels = read_labels(found_labels, levels.files, levels.lods, None)
+        label_size = labels.shape[1] if max_label_size == "full" else min(labels.shape[1], int(max_label_size))
+    return dnnlib.EasyDict(resolution=levels.resolution, channels=levels.channels, label_size=int(label_size),
+                           label_file=found_labels)
+
+
 def _items_in_mb(mb, bytes_per_item):
     """How many items of `bytes_per_item` bytes fit in `mb` MiB, rounded up."""
     return ((int(mb) << 20) - 1) // bytes_per_item + 1

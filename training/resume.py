@@ -86,23 +86,36 @@ class StepSeededRandomOps:
 # Where state files live.
 
 _SNAPSHOT_NAME = re.compile(r"^network-snapshot-(\d+)\.pkl$")
+FINAL_NAME = "network-final.pkl"
 
 
 def state_file_for_snapshot(pkl_path):
-    """`.../network-snapshot-001234.pkl` -> `.../training-state-001234.pkl`; None for other names."""
+    """`.../network-snapshot-001234.pkl` -> `.../training-state-001234.pkl`, `.../network-final.pkl` ->
+    `.../training-state-final.pkl`; None for other names."""
     folder, name = os.path.split(pkl_path)
+    if name == FINAL_NAME:
+        return os.path.join(folder, "training-state-final.pkl")
     found = _SNAPSHOT_NAME.match(name)
     return None if found is None else os.path.join(folder, "training-state-%s.pkl" % found.group(1))
 
 
+def kimg_in_snapshot_name(pkl_path):
+    """The kimg a `network-snapshot-<kimg>.pkl` name gives (rounded down); None for other names."""
+    found = _SNAPSHOT_NAME.match(os.path.basename(pkl_path))
+    return None if found is None else int(found.group(1))
+
+
 def find_latest_snapshot(run_dir):
-    """The newest `network-snapshot-*.pkl` of `run_dir` that has a state file beside it; without any
-    such, the newest snapshot; None when the run dir holds no snapshot."""
-    def kimg_of(path):
-        return int(re.findall(r"(\d+)\.pkl$", path)[0])
-    snapshots = sorted(glob.glob(os.path.join(run_dir, "network-snapshot-*.pkl")), key=kimg_of)
-    resumable = [path for path in snapshots if os.path.isfile(state_file_for_snapshot(path))]
-    for candidates in (resumable, snapshots):
+    """Where a run dir continues best: the newest pickle with a state file beside it (`network-final.pkl`,
+    written when the run ended or was stopped, is newer than every snapshot); without any such, the newest
+    snapshot (its name gives its kimg), else `network-final.pkl`; None when the run dir holds none of them."""
+    snapshots = [path for path in glob.glob(os.path.join(run_dir, "network-snapshot-*.pkl"))
+                 if kimg_in_snapshot_name(path) is not None]
+    snapshots.sort(key=kimg_in_snapshot_name)
+    final = os.path.join(run_dir, FINAL_NAME)
+    finals = [final] if os.path.isfile(final) else []
+    resumable = [path for path in snapshots + finals if os.path.isfile(state_file_for_snapshot(path))]
+    for candidates in (resumable, snapshots, finals):
         if candidates:
             return candidates[-1]
     return None
@@ -163,6 +176,11 @@ class TrainingState:
             if resume_pkl is not None and not dnnlib.util.is_url(resume_pkl):
                 beside = state_file_for_snapshot(resume_pkl)
             resume_state = beside if beside is not None and os.path.isfile(beside) else None
+            if resume_state is None and resume_pkl is not None:
+                print("warning: %s has no training state file%s: resuming its networks with a fresh optimizer "
+                      "state, data position and random streams, at kimg %g"
+                      % (resume_pkl, " beside it (%s)" % os.path.basename(beside) if beside else "", resume_kimg),
+                      flush=True)
         if resume_state is not None:
             return cls.load(resume_state)
         state = cls(cur_nimg=int(resume_kimg * 1000))

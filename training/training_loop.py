@@ -349,7 +349,7 @@ def training_loop(
             done = state.cur_nimg >= total_kimg * 1000
             if state.cur_tick < 0 or state.cur_nimg >= state.tick_start_nimg + sched.tick_kimg * 1000 or done:
                 reporter.tick(state, sched, done, (G, D, Gs), state_vars)
-        reporter.finish((G, D, Gs))
+        reporter.finish((G, D, Gs), state, state_vars)
         training_set.close()
     finally:
         run_context.close()
@@ -492,9 +492,13 @@ class _Reporter:
                                   data_dir=dnnlib.convert_path(data_dir) if data_dir else None,
                                   num_gpus=self.num_gpus, tf_config=self.args.tf_config)
 
-    def finish(self, nets):
+    def finish(self, nets, state, state_vars):
+        """network-final.pkl and its state file: after abort.txt, a resume continues from where the run stopped."""
         if self.is_chief:
-            misc.save_pkl(nets, dnnlib.make_run_dir_path("network-final.pkl"))
+            state.total_time = time.time() - self.run_start + self.earlier_seconds
+            pkl = dnnlib.make_run_dir_path(resume.FINAL_NAME)
+            misc.save_pkl(nets, pkl)
+            state.save(resume.state_file_for_snapshot(pkl), state_vars)
             self.summary_log.close()
 
 

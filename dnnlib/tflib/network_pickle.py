@@ -28,6 +28,7 @@ import importlib
 import inspect
 import io
 import pickle
+import pickletools
 import re
 import sys
 import types
@@ -154,6 +155,22 @@ def network_state(net: Any) -> dict:
                 variables=list(zip(names, values)))
 
 
+def _accepted_state(state: dict, allow_code_execution: bool) -> tuple:
+    """(state after the import handlers, this project's build function for it or None when only the
+    embedded source can build it). Raises for unknown versions, and when safe mode forbids that source."""
+    for handler in _import_handlers:
+        state = handler(state)
+    if state.get("version") not in READABLE_STATE_VERSIONS:
+        raise ValueError("unsupported Network pickle version %r (supported: %s)"
+                         % (state.get("version"), READABLE_STATE_VERSIONS))
+    build_func = _our_build_func(state["build_module_src"], state["build_func_name"])
+    if build_func is None and not allow_code_execution:
+        raise UnsafePickleError("network %r is built by %r, which this project does not implement; loading it "
+                                "would execute code stored in the pickle (allow that only for files you trust)"
+                                % (state["name"], state["build_func_name"]))
+    return state, build_func
+
+
 def restore_network(net: Any, state: dict, allow_code_execution: bool = True) -> None:
     """Build a blank Network object from a pickled state and give its variables the pickled values.
 
@@ -161,20 +178,10 @@ def restore_network(net: Any, state: dict, allow_code_execution: bool = True) ->
     inner objects first), so build functions reuse them instead of creating sub-networks.
     """
     tfutil.assert_tf_initialized()
-    for handler in _import_handlers:
-        state = handler(state)
-    if state.get("version") not in READABLE_STATE_VERSIONS:
-        raise ValueError("unsupported Network pickle version %r (supported: %s)"
-                         % (state.get("version"), READABLE_STATE_VERSIONS))
-
+    state, build_func = _accepted_state(state, allow_code_execution)
     src, func_name = state["build_module_src"], state["build_func_name"]
-    build_func = _our_build_func(src, func_name)
     built_by_our_code = build_func is not None
     if not built_by_our_code:
-        if not allow_code_execution:
-            raise UnsafePickleError("network %r is built by %r, which this project does not implement; loading it "
-                                    "would execute code stored in the pickle (allow that only for files you trust)"
-                                    % (state["name"], func_name))
         build_func = _exec_embedded_source(src, func_name)
 
     net._setup(state["name"], state["static_kwargs"], state.get("components", {}),  # pylint: disable=protected-access
@@ -302,6 +309,59 @@ def load(path_or_url, allow_code_execution: bool = None) -> Any:
     try:
         with open_file_or_url(path_or_url) as f:
             return load_network_pickle(f, allow_code_execution=allow_code_execution)
+    except _LOAD_ERRORS as e:
+        raise NetworkPickleError(_why_not_loadable(e, path_or_url)) from None
+
+
+class _UnbuiltNetwork:
+    """What `check` makes of a pickled Network: the state is judged as `load` would judge it, nothing built."""
+
+    def __init__(self, *args, **kwargs):
+        raise UnsafePickleError("it calls Network(%s), which a network pickle never does"
+                                % ", ".join(map(repr, args + tuple(kwargs.values())))[:200])
+
+    def __setstate__(self, state):
+        _accepted_state(state, allow_code_execution=False)
+
+
+class _CheckingUnpickler(_NetworkUnpickler):
+    """Safe mode's unpickler with `_UnbuiltNetwork` in place of Network: needs no TF session."""
+
+    def __init__(self, file):
+        super().__init__(file, allow_code_execution=False)
+
+    def find_class(self, module, name):
+        if (module, name) == _NETWORK_CLASS:
+            return _UnbuiltNetwork
+        return super().find_class(module, name)
+
+
+def _walk_opcodes(file) -> None:
+    """Read every opcode of a pickle up to its STOP without running any (a check of its structure)."""
+    try:
+        for _ in pickletools.genops(file):
+            pass
+    except ValueError as e:
+        if "exhausted" in str(e):
+            raise EOFError(str(e)) from None
+        raise pickle.UnpicklingError(str(e)) from None
+
+
+def check(path_or_url, allow_code_execution: bool = None) -> None:
+    """Would `load` accept this pickle? Raises `NetworkPickleError` (the message `load` would give) if not.
+
+    Builds no network and needs no TF session. In safe mode the pickle is read as `load` reads it, with
+    stand-ins for the networks, so a refusal or a truncated file shows here. With code execution allowed,
+    nothing of the pickle may run twice: only its structure is read, which finds truncated and garbled files.
+    """
+    if allow_code_execution is None:
+        allow_code_execution = is_trusted_source(path_or_url)
+    try:
+        with open_file_or_url(path_or_url) as f:
+            if allow_code_execution:
+                _walk_opcodes(f)
+            else:
+                _CheckingUnpickler(f).load()
     except _LOAD_ERRORS as e:
         raise NetworkPickleError(_why_not_loadable(e, path_or_url)) from None
 
