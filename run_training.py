@@ -285,7 +285,21 @@ def _training_kwargs_from(args):
         kwargs.update(resume_pkl=resume_pkl, resume_kimg=args.resume_kimg, resume_state="auto",
                       resume_allow_code_execution=args.allow_code_execution)
         print("Resuming from %s" % resume_pkl)
+    if worker_index == 0:  # Only worker 0 evaluates metrics.
+        _check_metric_networks(args.metrics)
     return kwargs
+
+
+def _check_metric_networks(metric_names):
+    """A UsageError unless the feature network of each metric can be had (download cache, local file, or a
+    download that answers): better now than at the first snapshot."""
+    if not metric_names:
+        return
+    from metrics import metric_base  # pylint: disable=import-outside-toplevel
+    try:
+        metric_base.check_feature_nets(metric_names, skip_hint="use --metrics=none")
+    except metric_base.MetricError as e:
+        raise UsageError(str(e)) from None
 
 
 def main(argv=None):

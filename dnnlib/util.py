@@ -80,6 +80,14 @@ class _TeeStream(object):
         return getattr(self.stream, name)
 
 
+def console_stream(stream):
+    """The stream behind a Logger's tee (`stream` itself when it is none): for output that belongs on the
+    console but not in log.txt, such as progress bars."""
+    while isinstance(stream, _TeeStream):
+        stream = stream.stream
+    return stream
+
+
 class Logger(object):
     """Copies everything written to sys.stdout and sys.stderr into a file until `close()`.
 
@@ -609,7 +617,7 @@ def probe_url(url: str, num_attempts: int = 2) -> Optional[str]:
             except (_FatalDownloadError, requests.RequestException, IOError) as e:
                 why = why_not_retried(e)
                 if why is not None:
-                    return "%s; not retried: %s" % (_error_text(e), why)
+                    return "%s: %s" % (why, _error_text(e))
                 last_error = e
     return "%s after %d attempt(s)" % (_error_text(last_error), num_attempts)
 
