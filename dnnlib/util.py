@@ -541,7 +541,7 @@ def _download_once(session, url: str, verbose: bool, display_name: str) -> Tuple
             try:
                 from tqdm import tqdm
                 progress = tqdm(total=total_bytes, unit="B", unit_scale=True, unit_divisor=1024,
-                                desc=display_name, leave=False, file=sys.stderr)
+                                desc=display_name, leave=False, file=console_stream(sys.stderr))
             except ImportError:
                 progress = None
         chunks = []
