@@ -40,7 +40,7 @@ def _parse_metric_names(text):
     return names
 
 
-def _check_inputs(network_pkl, dataset, data_dir, allow_code_execution):
+def _check_inputs(network_pkl, metrics, dataset, data_dir, allow_code_execution):
     """Raise NetworkPickleError / DatasetError / MetricError (one line) before any run dir is made."""
     import dnnlib.tflib as tflib  # pylint: disable=import-outside-toplevel
     import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
@@ -50,6 +50,8 @@ def _check_inputs(network_pkl, dataset, data_dir, allow_code_execution):
     if not os.path.isdir(data_dir):
         raise metric_base.MetricError("dataset root directory %s does not exist" % data_dir)
     dataset_module.list_tfrecord_files(os.path.join(data_dir, dataset))
+    # Each metric's feature networks: in the download cache, a local file, or a download that answers now.
+    metric_base.check_feature_nets(metrics, skip_hint="leave the metric out of --metrics")
     # Load the network once in a throwaway graph: a missing file, an unreachable URL or a broken pickle is
     # reported now (downloads are cached for the evaluation).
     with tf.Graph().as_default(), tflib.create_session().as_default():
@@ -100,7 +102,8 @@ def main(argv=None):
     from training import misc  # pylint: disable=import-outside-toplevel
     errors = (misc.NetworkPickleError, dataset_module.DatasetError, metric_base.MetricError)
     try:
-        _check_inputs(kwargs["network_pkl"], kwargs["dataset"], kwargs["data_dir"], kwargs["allow_code_execution"])
+        _check_inputs(kwargs["network_pkl"], kwargs["metrics"], kwargs["dataset"], kwargs["data_dir"],
+                      kwargs["allow_code_execution"])
         # The evaluation's own errors (a feature network that cannot be downloaded, ...) end the same way.
         cli.run_in_new_run_dir("run_metrics.run", result_dir=kwargs.pop("result_dir"), run_desc="run-metrics",
                                num_gpus=kwargs.pop("num_gpus"), **kwargs)

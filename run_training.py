@@ -304,7 +304,21 @@ def _training_kwargs_from(args):
     _check_dataset(args, kwargs.dataset_args)
     if args.resume is not None:
         kwargs.update(_resume_args(args, kwargs.submit_config.run_desc))
+    if worker_index == 0:  # Only worker 0 evaluates metrics.
+        _check_metric_networks(args.metrics)
     return kwargs
+
+
+def _check_metric_networks(metric_names):
+    """A UsageError unless the feature network of each metric can be had (download cache, local file, or a
+    download that answers): better now than at the first snapshot."""
+    if not metric_names:
+        return
+    from metrics import metric_base  # pylint: disable=import-outside-toplevel
+    try:
+        metric_base.check_feature_nets(metric_names, skip_hint="use --metrics=none")
+    except metric_base.MetricError as e:
+        raise UsageError(str(e)) from None
 
 
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")

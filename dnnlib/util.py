@@ -5,6 +5,7 @@ when something is actually downloaded).
 """
 
 import ctypes
+import errno
 import fnmatch
 import functools
 import glob
@@ -17,12 +18,14 @@ import os
 import pickle
 import re
 import shutil
+import socket
+import ssl
 import sys
 import tempfile
 import time
 import urllib.parse
 import urllib.request
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
@@ -75,6 +78,14 @@ class _TeeStream(object):
         if name in ("logger", "stream"):  # Not set yet (e.g. during copying): avoid endless recursion.
             raise AttributeError(name)
         return getattr(self.stream, name)
+
+
+def console_stream(stream):
+    """The stream behind a Logger's tee (`stream` itself when it is none): for output that belongs on the
+    console but not in log.txt, such as progress bars."""
+    while isinstance(stream, _TeeStream):
+        stream = stream.stream
+    return stream
 
 
 class Logger(object):
@@ -358,13 +369,19 @@ class DownloadError(IOError):
 
 _RETRY_FIRST_DELAY_S = 0.25    # Back-off between attempts: 0.25 s, 0.5 s, 1 s, ... at most _RETRY_MAX_DELAY_S.
 _RETRY_MAX_DELAY_S = 8.0
-_REQUEST_TIMEOUT_S = 60.0      # Connect / between-bytes timeout of one attempt.
+_CONNECT_TIMEOUT_S = 20.0      # Timeout of one attempt's connection ...
+_REQUEST_TIMEOUT_S = 60.0      # ... and of the wait for each block of data after that.
+_PROBE_TIMEOUT_S = 10.0        # `probe_url`: connection and answer.
 _PROGRESS_MIN_BYTES = 1 << 20  # Show a progress bar for downloads at least this large.
 _GDRIVE_PAGE_MAX_BYTES = 1 << 16  # Google Drive's confirmation / quota pages are small HTML pages.
 
 
 class _FatalDownloadError(Exception):
-    """An error that another attempt would not fix (HTTP 404, Google Drive quota, ...)."""
+    """An error that another attempt would not fix (HTTP 404, Google Drive quota, ...); `why` says so in words."""
+
+    def __init__(self, message, why):
+        super().__init__(message)
+        self.why = why
 
 
 class _FollowUrl(Exception):
@@ -445,8 +462,8 @@ def _google_drive_check(response, data: bytes, url: str) -> None:
         return
     text = data.decode("utf-8", errors="replace")
     if "Quota exceeded" in text:
-        raise _FatalDownloadError("Google Drive download quota exceeded for this file; try again later "
-                                  "or download it by hand")
+        raise _FatalDownloadError("Google Drive download quota exceeded for this file",
+                                  "the quota lasts for hours; try again later or download it by hand")
     # Older page: a cookie plus a link carrying a confirm token.
     if "download_warning" in response.headers.get("Set-Cookie", ""):
         links = re.findall(r'href="(/uc\?export=download[^"]*)"', text)
@@ -461,22 +478,70 @@ def _google_drive_check(response, data: bytes, url: str) -> None:
         raise _FollowUrl(html.unescape(form.group(1)) + ("?" + query if query else ""))
 
 
+# HTTP errors worth another attempt: the server is busy or failing for a while (408 timeout, 429 too many
+# requests, 5xx). Other 4xx answers stay the same however often they are asked.
+_HTTP_WHY_NOT_RETRIED = {401: "the server wants a login", 403: "the server denies access",
+                         404: "the server does not have the file", 410: "the server no longer has the file"}
+
+
+def _check_http_status(response) -> None:
+    """Raise IOError (worth another attempt) or _FatalDownloadError for an HTTP error status."""
+    status = response.status_code
+    if status < 400:
+        return
+    reason = ("HTTP %d %s" % (status, response.reason or "")).strip()
+    if status in (408, 429) or status >= 500:
+        raise IOError(reason)
+    raise _FatalDownloadError(reason, _HTTP_WHY_NOT_RETRIED.get(status, "the server rejects the request"))
+
+
+def _causes(error: BaseException) -> List[BaseException]:
+    """`error` and the exceptions behind it: requests wraps urllib3's errors, which wrap the socket's."""
+    found, todo = [], [error]
+    while todo:
+        e = todo.pop(0)
+        if not isinstance(e, BaseException) or any(e is f for f in found):
+            continue
+        found.append(e)
+        todo.extend([e.__cause__, e.__context__, getattr(e, "reason", None)])
+        todo.extend(arg for arg in e.args if isinstance(arg, BaseException))
+    return found
+
+
+# Exception class names (requests / urllib3) of URLs that cannot be fetched as written.
+_BAD_URL_ERRORS = ("InvalidURL", "MissingSchema", "InvalidSchema", "LocationParseError", "URLSchemeUnknown")
+
+
+def why_not_retried(error: BaseException) -> Optional[str]:
+    """Why another attempt at a download would fail the same way ("the host name does not resolve", ...),
+    or None when it might succeed (timeouts, dropped connections, HTTP 5xx, ...)."""
+    for e in _causes(error):
+        if isinstance(e, _FatalDownloadError):
+            return e.why
+        if isinstance(e, socket.gaierror):
+            return "the host name does not resolve"  # Also offline, where DNS gives "temporary failure".
+        if isinstance(e, ConnectionRefusedError):
+            return "the connection was refused (nothing listens at that address)"
+        if isinstance(e, OSError) and e.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return "there is no route to the host (offline?)"
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return "the server's certificate is not trusted"
+        if type(e).__name__ in _BAD_URL_ERRORS:
+            return "the URL is not valid"
+    return None
+
+
 def _download_once(session, url: str, verbose: bool, display_name: str) -> Tuple[bytes, Any]:
-    """One attempt: (data, response). Raises IOError / requests errors for retryable failures."""
-    with session.get(url, stream=True, timeout=_REQUEST_TIMEOUT_S) as response:
-        status = response.status_code
-        if status >= 400:
-            reason = "HTTP %d %s" % (status, response.reason or "")
-            if status in (408, 429) or status >= 500:
-                raise IOError(reason.strip())
-            raise _FatalDownloadError(reason.strip())
+    """One attempt: (data, response). Raises _FatalDownloadError, or IOError / requests errors."""
+    with session.get(url, stream=True, timeout=(_CONNECT_TIMEOUT_S, _REQUEST_TIMEOUT_S)) as response:
+        _check_http_status(response)
         total_bytes = int(response.headers.get("Content-Length", 0) or 0)
         progress = None
         if verbose and total_bytes >= _PROGRESS_MIN_BYTES:
             try:
                 from tqdm import tqdm
                 progress = tqdm(total=total_bytes, unit="B", unit_scale=True, unit_divisor=1024,
-                                desc=display_name, leave=False, file=sys.stderr)
+                                desc=display_name, leave=False, file=console_stream(sys.stderr))
             except ImportError:
                 progress = None
         chunks = []
@@ -496,7 +561,10 @@ def _download_once(session, url: str, verbose: bool, display_name: str) -> Tuple
 
 
 def _download_with_retries(url: str, num_attempts: int, verbose: bool) -> Tuple[bytes, str]:
-    """(data, file name) of `url`, trying up to `num_attempts` times with a growing pause in between."""
+    """(data, file name) of `url`, trying up to `num_attempts` times with a growing pause in between.
+
+    Errors that another attempt would not fix (`why_not_retried`) end the download at once.
+    """
     import requests  # Imported here: most users of dnnlib never download anything.
 
     display_name = os.path.basename(urllib.parse.urlparse(url).path) or url
@@ -512,14 +580,63 @@ def _download_with_retries(url: str, num_attempts: int, verbose: bool) -> Tuple[
             except _FollowUrl as e:
                 current_url = e.url
                 last_error = e
-            except _FatalDownloadError as e:
-                raise DownloadError("Could not download %s: %s" % (url, e)) from None
-            except (requests.RequestException, IOError) as e:
+            except (_FatalDownloadError, requests.RequestException, IOError) as e:
+                why = why_not_retried(e)
+                if why is not None:
+                    raise DownloadError("Could not download %s: %s; not retried: %s"
+                                        % (url, _error_text(e), why)) from None
                 last_error = e
                 if verbose and attempt + 1 < num_attempts:
                     print("Downloading %s failed (%s); retrying" % (url, error_line(e)), file=sys.stderr)
     raise DownloadError("Could not download %s after %d attempt(s): %s"
-                        % (url, num_attempts, error_line(last_error)))
+                        % (url, num_attempts, _error_text(last_error)))
+
+
+def _error_text(error: BaseException) -> str:
+    """`error_line`, but our own download errors as their bare message."""
+    if isinstance(error, (_FatalDownloadError, _FollowUrl)) or type(error) in (IOError, OSError):
+        return " ".join(str(error).split())
+    return error_line(error)
+
+
+def probe_url(url: str, num_attempts: int = 2) -> Optional[str]:
+    """Can `url` (http or https) be downloaded? None if the server answers the request with a success status
+    (nothing but the headers is read), else the reason in a few words. Fails at once on errors that another
+    attempt would not fix, like `open_url`; other errors get `num_attempts` quick tries."""
+    import requests  # pylint: disable=import-outside-toplevel
+
+    last_error = None
+    with requests.Session() as session:
+        for attempt in range(num_attempts):
+            if attempt > 0:
+                time.sleep(_RETRY_FIRST_DELAY_S)
+            try:
+                with session.get(url, stream=True, timeout=_PROBE_TIMEOUT_S) as response:
+                    _check_http_status(response)
+                return None
+            except (_FatalDownloadError, requests.RequestException, IOError) as e:
+                why = why_not_retried(e)
+                if why is not None:
+                    return "%s: %s" % (why, _error_text(e))
+                last_error = e
+    return "%s after %d attempt(s)" % (_error_text(last_error), num_attempts)
+
+
+def find_in_cache(url: str, cache_dir: str = None, md5: str = None) -> Optional[str]:
+    """The path of the cached download of `url` (see `open_url`), or None. With `md5`, only a copy whose
+    content has that md5 counts."""
+    if cache_dir is None:
+        cache_dir = default_cache_dir()
+    for cached_path in sorted(glob.glob(os.path.join(glob.escape(cache_dir), cache_file_prefix(url) + "*"))):
+        if md5 is None or file_md5(cached_path) == md5.lower():
+            return cached_path
+    return None
+
+
+def cache_file_prefix(url: str) -> str:
+    """The start of the names of `url`'s files in the download cache: `<md5 of the url>_`. Any file of the
+    cache whose name starts so is taken as the download of `url` (e.g. a copy put there by hand)."""
+    return hashlib.md5(url.encode("utf-8")).hexdigest() + "_"
 
 
 def write_file_atomically(path: str, data: bytes) -> None:
@@ -578,14 +695,12 @@ def open_url(url: str, cache_dir: str = None, num_attempts: int = 10, verbose: b
     if return_filename and not cache:
         raise ValueError("open_url: return_filename=True needs cache=True (the file must be stored)")
 
-    # Look in the cache.
-    url_md5 = hashlib.md5(url.encode("utf-8")).hexdigest()
+    # Look in the cache (a stale or foreign copy, whose md5 does not match, is downloaded again).
     if cache:
         if cache_dir is None:
             cache_dir = default_cache_dir()
-        for cached_path in sorted(glob.glob(os.path.join(glob.escape(cache_dir), url_md5 + "_*"))):
-            if md5 is not None and file_md5(cached_path) != md5.lower():
-                continue  # A stale or foreign copy: download again.
+        cached_path = find_in_cache(url, cache_dir, md5)
+        if cached_path is not None:
             return cached_path if return_filename else open(cached_path, "rb")
 
     # Download.
@@ -597,7 +712,7 @@ def open_url(url: str, cache_dir: str = None, num_attempts: int = 10, verbose: b
 
     if cache:
         os.makedirs(cache_dir, exist_ok=True)
-        cache_path = os.path.join(cache_dir, url_md5 + "_" + file_name)
+        cache_path = os.path.join(cache_dir, cache_file_prefix(url) + file_name)
         write_file_atomically(cache_path, data)
         if return_filename:
             return cache_path

@@ -45,6 +45,8 @@ class FID(metric_base.MetricBase):
         `metric_base.feature_net_url`).
     """
 
+    FEATURE_NET = ("the Inception network", FEATURE_NET_FILE)
+
     def __init__(self, num_images, minibatch_per_gpu, num_reals=None, max_reals=None, feature_net_url=None, **kwargs):
         super().__init__(**kwargs)
         self.num_images = num_images
@@ -54,7 +56,7 @@ class FID(metric_base.MetricBase):
         self.feature_net_url = feature_net_url
 
     def _evaluate(self, Gs, Gs_kwargs, num_gpus):
-        url = metric_base.feature_net_url(FEATURE_NET_FILE, self.feature_net_url)
+        url = self.feature_nets()[0][1]
         inception = metric_base.load_feature_net(url)
         minibatch_size = self.minibatch_per_gpu * num_gpus
 

@@ -32,6 +32,8 @@ def inception_score(probs, num_splits):
 class IS(metric_base.MetricBase):
     """IS of `num_images` generated images; results `<name>_mean` and `<name>_std`."""
 
+    FEATURE_NET = ("the Inception softmax network", FEATURE_NET_FILE)
+
     def __init__(self, num_images, num_splits, minibatch_per_gpu, feature_net_url=None, **kwargs):
         super().__init__(**kwargs)
         self.num_images, self.minibatch_per_gpu = num_images, minibatch_per_gpu
@@ -39,7 +41,7 @@ class IS(metric_base.MetricBase):
         self.feature_net_url = feature_net_url
 
     def _evaluate(self, Gs, Gs_kwargs, num_gpus):
-        url = metric_base.feature_net_url(FEATURE_NET_FILE, self.feature_net_url)
+        url = self.feature_nets()[0][1]
         inception = metric_base.load_feature_net(url)
         probs = self._compute_fake_features(Gs, Gs_kwargs, inception, self.num_images, self.minibatch_per_gpu,
                                             num_gpus, desc="%s fakes" % self.name)

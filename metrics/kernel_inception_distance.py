@@ -33,6 +33,8 @@ def kernel_inception_distance(real_features, fake_features, num_subsets, max_sub
 class KID(metric_base.MetricBase):
     """KID of `num_images` generated images against real images (num_reals / max_reals as in FID)."""
 
+    FEATURE_NET = ("the Inception network", FEATURE_NET_FILE)
+
     def __init__(self, num_images, minibatch_per_gpu, num_subsets=100, max_subset_size=1000, num_reals=None,
                  max_reals=None, feature_net_url=None, **kwargs):
         super().__init__(**kwargs)
@@ -45,7 +47,7 @@ class KID(metric_base.MetricBase):
         self.feature_net_url = feature_net_url
 
     def _evaluate(self, Gs, Gs_kwargs, num_gpus):
-        url = metric_base.feature_net_url(FEATURE_NET_FILE, self.feature_net_url)
+        url = self.feature_nets()[0][1]
         inception = metric_base.load_feature_net(url)
         minibatch_size = self.minibatch_per_gpu * num_gpus
 

@@ -79,6 +79,12 @@ class LS(metric_base.MetricBase):
         self.minibatch_per_gpu = minibatch_per_gpu
         self.feature_net_urls = dict(feature_net_urls or {})
 
+    def feature_nets(self):
+        """The attribute classifiers, in the order of `attrib_indices`."""
+        return [("the CelebA-HQ '%s' classifier" % ATTRIBUTE_NAMES[attrib_idx],
+                 metric_base.feature_net_url(classifier_file_name(attrib_idx), self.feature_net_urls.get(attrib_idx)))
+                for attrib_idx in self.attrib_indices]
+
     def _tower(self, Gs, Gs_kwargs, classifiers, num_gpus):
         """One minibatch on the current device: {'latents': z [N, Z], 'dlatents': w of the last layer [N, C],
         attribute index: classifier probabilities [N, 2]}."""
@@ -97,8 +103,7 @@ class LS(metric_base.MetricBase):
 
     def _evaluate(self, Gs, Gs_kwargs, num_gpus):
         classifiers = {}
-        for attrib_idx in self.attrib_indices:
-            url = metric_base.feature_net_url(classifier_file_name(attrib_idx), self.feature_net_urls.get(attrib_idx))
+        for attrib_idx, (_what, url) in zip(self.attrib_indices, self.feature_nets()):
             classifiers[attrib_idx] = metric_base.load_feature_net(url)
         towers = metric_base.on_each_gpu(num_gpus, lambda: self._tower(Gs, Gs_kwargs, classifiers, num_gpus))
         results = metric_base.run_towers(towers, self.num_samples, num_gpus * self.minibatch_per_gpu,

@@ -80,6 +80,57 @@ def feature_net_identity(url):
     return url
 
 
+def feature_net_problem(url, skip_hint="use --metrics=none"):
+    """None if the feature network at `url` can be had now, else why not and what to do, as the end of a
+    sentence that starts "metric X needs <the network> (<url>)". A local file must exist; an http(s) URL must
+    be in the download cache or answer a probe (`dnnlib.util.probe_url`: errors that will not pass fail at
+    once). skip_hint: how the user does without the metric."""
+    if not dnnlib.util.is_url(url, allow_file_urls=False):
+        try:
+            path = dnnlib.util.open_url(url, return_filename=True)
+        except ValueError as e:
+            return "which cannot be read (%s); %s" % (e, skip_hint)
+        return None if os.path.isfile(path) else "which does not exist; %s or put the file there" % skip_hint
+    cache_dir = dnnlib.util.default_cache_dir()
+    if dnnlib.util.find_in_cache(url, cache_dir) is not None:
+        return None
+    reason = dnnlib.util.probe_url(url)
+    if reason is None:
+        return None
+    file_name = os.path.basename(url.split("?")[0]) or "network.pkl"
+    return ("which is not in the cache (%s) and cannot be downloaded (%s); %s, put a copy in the cache as %s, "
+            "or set STYLEGAN2_CACHE_DIR to a cache that has it (or %s to a folder of the feature networks)"
+            % (cache_dir, reason, skip_hint, os.path.join(cache_dir, dnnlib.util.cache_file_prefix(url) + file_name),
+               METRICS_DIR_ENV))
+
+
+def check_feature_nets(metrics, skip_hint="use --metrics=none"):
+    """Raise MetricError (one line) unless every feature network the metrics need can be had now (see
+    `feature_net_problem`), so that a long run does not find out at its first snapshot.
+
+    metrics: names from `metric_defaults` or dicts of metric arguments (func_name=..., name=...).
+    skip_hint: how the user does without the metric, for the message.
+    """
+    from metrics.metric_defaults import metric_defaults  # pylint: disable=import-outside-toplevel
+    problems = {}  # url -> problem; several metrics share the Inception network.
+    for entry in metrics:
+        metric = dnnlib.util.call_func_by_name(**(metric_defaults[entry] if isinstance(entry, str) else entry))
+        for what, url in metric.feature_nets():
+            if url not in problems:
+                problems[url] = feature_net_problem(url, skip_hint)
+            if problems[url] is not None:
+                raise MetricError("metric %s needs %s (%s), %s" % (metric.name, what, url, problems[url]))
+
+
+def failure_reason(error, max_length=300):
+    """The reason a metric failed, as one line of at most `max_length` characters."""
+    if isinstance(error, (MetricError, misc.NetworkPickleError, dnnlib.util.DownloadError)):
+        text = " ".join(str(error).split())  # These name the file and the problem already.
+    else:
+        text = dnnlib.util.error_line(error)
+    return text if len(text) <= max_length else text[:max_length - 3] + "..."
+
+
 def downsample_for_feature_net(images, max_resolution=FEATURE_NET_RESOLUTION):
     """Box-filter square images [N, C, H, W] (NumPy or TF) down by the integer factor H // max_resolution;
     unchanged when that factor is 1 or less. Used on the images given to the LPIPS network (PPL, the
@@ -98,12 +149,40 @@ def downsample_for_feature_net(images, max_resolution=FEATURE_NET_RESOLUTION):
 # Progress bars.
 
 def progress_bar(total, desc):
-    """A tqdm progress bar on stderr (only on terminals), or a silent stand-in when tqdm is missing."""
+    """A tqdm progress bar on the console's stderr, or a silent stand-in when tqdm is missing.
+
+    The bar is drawn at once and again after the first minibatch (which may take long: it builds the
+    graph), then at most every second on a terminal, every 10 s into a file. In a run dir it stays out of
+    log.txt (see `dnnlib.util.console_stream`).
+    """
     try:
         from tqdm import tqdm  # pylint: disable=import-outside-toplevel
     except ImportError:
         return _NoProgress()
-    return tqdm(total=total, desc=desc, unit="img", leave=False, file=sys.stderr, disable=None, mininterval=1.0)
+    stream = dnnlib.util.console_stream(sys.stderr)
+    try:
+        interactive = stream.isatty()
+    except (AttributeError, ValueError):  # No isatty(), or a closed stream.
+        interactive = False
+    return _Progress(tqdm(total=total, desc=desc, unit="img", leave=False, file=stream,
+                          mininterval=1.0 if interactive else 10.0))
+
+
+class _Progress:
+    """A tqdm bar that shows its first update at once, however soon it comes."""
+
+    def __init__(self, bar):
+        self.bar = bar
+        self.updated = False
+
+    def update(self, n=1):
+        self.bar.update(n)
+        if not self.updated:
+            self.updated = True
+            self.bar.refresh()
+
+    def close(self):
+        self.bar.close()
 
 
 class _NoProgress:
@@ -235,6 +314,18 @@ class MetricBase:
 
     def _evaluate(self, Gs, Gs_kwargs, num_gpus):
         raise NotImplementedError
+
+    # Feature networks.
+
+    FEATURE_NET = None  # (what, file name) of the one feature network a metric loads, e.g. Inception.
+
+    def feature_nets(self):
+        """[(what, path or URL)] of the feature networks `run` will load, e.g. [("the Inception network",
+        "https://..."))]; `check_feature_nets` looks at them before a long run starts."""
+        if self.FEATURE_NET is None:
+            return []
+        what, file_name = self.FEATURE_NET
+        return [(what, feature_net_url(file_name, getattr(self, "feature_net_url", None)))]
 
     # Results.
 
@@ -418,6 +509,17 @@ class MetricGroup:
 
     def run(self, *args, **kwargs):
         self._call_each("run", *args, **kwargs)
+
+    def run_each(self, *args, **kwargs):
+        """`run` every metric, going on past failures: [(metric name, `failure_reason`)] of those that failed
+        (whatever went wrong: a training run must not end because a metric could not be evaluated)."""
+        failures = []
+        for metric in self.metrics:
+            try:
+                metric.run(*args, **kwargs)
+            except Exception as e:  # pylint: disable=broad-except
+                failures.append((metric.name, failure_reason(e)))
+        return failures
 
     def get_result_str(self):
         return " ".join(self._call_each("get_result_str"))

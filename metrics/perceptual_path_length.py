@@ -61,6 +61,8 @@ class PPL(metric_base.MetricBase):
     Gs_overrides: static kwargs for the Gs clone used here (float32 networks for the measurement).
     """
 
+    FEATURE_NET = ("the LPIPS distance network", FEATURE_NET_FILE)
+
     def __init__(self, num_samples, epsilon, space, sampling, crop, minibatch_per_gpu, Gs_overrides=None,
                  feature_net_url=None, **kwargs):
         if space not in ("z", "w"):
@@ -110,7 +112,7 @@ class PPL(metric_base.MetricBase):
         return distances * (1 / self.epsilon ** 2)
 
     def _evaluate(self, Gs, Gs_kwargs, num_gpus):
-        lpips = metric_base.load_feature_net(metric_base.feature_net_url(FEATURE_NET_FILE, self.feature_net_url))
+        lpips = metric_base.load_feature_net(self.feature_nets()[0][1])
 
         def tower():
             # Always a clone, also on one GPU: the overrides change how the generator is built.

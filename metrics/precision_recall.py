@@ -104,6 +104,8 @@ class PR(metric_base.MetricBase):
     num_reals / max_reals as in FID (None = num_images reals; 'all' = the whole dataset).
     """
 
+    FEATURE_NET = ("the VGG16 network", FEATURE_NET_FILE)
+
     def __init__(self, num_images, nhood_size, minibatch_per_gpu, row_batch_size, col_batch_size, num_reals=None,
                  max_reals=None, feature_net_url=None, **kwargs):
         super().__init__(**kwargs)
@@ -115,7 +117,7 @@ class PR(metric_base.MetricBase):
         self.feature_net_url = feature_net_url
 
     def _evaluate(self, Gs, Gs_kwargs, num_gpus):
-        url = metric_base.feature_net_url(FEATURE_NET_FILE, self.feature_net_url)
+        url = self.feature_nets()[0][1]
         feature_net = metric_base.load_feature_net(url)
         minibatch_size = self.minibatch_per_gpu * num_gpus
 

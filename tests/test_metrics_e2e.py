@@ -336,12 +336,16 @@ def test_run_metrics_cli_errors(env, tmp_path, capsys, monkeypatch):
         _cli(env, tmp_path, "--metrics", "fid50k,bogus")
     assert "bogus" in capsys.readouterr().err
 
-    # A feature network that cannot be downloaded: one line naming its URL.
-    monkeypatch.setattr(dnnlib.util, "_RETRY_FIRST_DELAY_S", 0.0)
-    monkeypatch.setattr(dnnlib.util, "_RETRY_MAX_DELAY_S", 0.0)
+    assert not os.path.exists(str(tmp_path / "r"))  # The bad network made no run dir.
+
+    # A feature network that cannot be downloaded: one line naming it, at once, and no run dir.
     monkeypatch.setenv(metric_base.METRICS_DIR_ENV, "http://127.0.0.1:9/")
     monkeypatch.setitem(metric_defaults, "fid50k", small_metric_args("fid50k", num_images=16))
     assert _cli(env, tmp_path, "--metrics", "fid50k") == 1
-    err_lines = [line for line in capsys.readouterr().err.strip().splitlines() if "error:" in line]
-    assert len(err_lines) == 1 and "http://127.0.0.1:9/inception_v3_features.pkl" in err_lines[0]
-    assert not os.path.exists(str(tmp_path / "r"))  # The bad network made no run dir.
+    err = capsys.readouterr().err
+    message = err[err.index(": error: ") + len(": error: "):]
+    assert message.startswith("metric fid50k needs the Inception network "
+                              "(http://127.0.0.1:9/inception_v3_features.pkl), which is not in the cache")
+    assert err.count("\n") == 1
+    assert "; leave the metric out of --metrics, put a copy in the cache as" in message
+    assert not os.path.exists(str(tmp_path / "results"))

@@ -349,6 +349,60 @@ def test_abort_file_stops_training_and_writes_final_snapshot(data_dir, tmp_path,
     assert set(load_final(run_dir)) == {"G", "D", "Gs"}
 
 
+@pytest.mark.slow_on_tf1  # training runs: minutes each on TF 1.15 with 2 cores
+def test_failing_metric_is_logged_and_training_finishes(data_dir, tmp_path, monkeypatch):
+    """A metric whose feature network cannot be downloaded (past the start-up check, e.g. the cache was
+    cleared) fails at every snapshot in one line; the other metrics and the training go on."""
+    monkeypatch.setenv("STYLEGAN2_CACHE_DIR", str(tmp_path / "cache"))
+    for name in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"]:
+        monkeypatch.delenv(name, raising=False)
+    kwargs = config_kwargs("config-e", data_dir, str(tmp_path / "runs"), total_kimg=0.016, minibatch_gpu=8)
+    url = "http://stylegan2-test.invalid/metrics/inception_v3_features.pkl"
+    kwargs.metric_arg_list = [dict(run_training.metric_defaults["fid50k"], num_images=8, feature_net_url=url),
+                              dict(func_name="metrics.metric_base.DummyMetric", name="dummy")]
+    run_dir = train(kwargs)
+    assert set(load_final(run_dir)) == {"G", "D", "Gs"}
+    with open(os.path.join(run_dir, "log.txt")) as f:
+        failures = [line.rstrip("\n") for line in f if line.startswith("metric ")]
+    reason = "Could not download %s: ConnectionError" % url
+    assert len(failures) == 2 and all(line.startswith("metric fid50k failed at kimg 0: " + reason) for line in failures)
+    assert failures[0].endswith("not retried: the host name does not resolve; training continues, retried at the "
+                                "next snapshot")
+    assert failures[1].endswith("; run_metrics.py can evaluate the snapshot later")  # The last snapshot.
+    with open(os.path.join(run_dir, "metric-dummy.txt")) as f:
+        assert len(f.read().splitlines()) == 2  # After each of the 2 snapshots, in spite of fid50k.
+    assert not os.path.exists(os.path.join(run_dir, "metric-fid50k.txt"))
+
+
+def test_metric_networks_are_checked_before_the_run_dir(data_dir, tmp_path, monkeypatch, capsys):
+    cache_dir = str(tmp_path / "cache")
+    monkeypatch.setenv("STYLEGAN2_CACHE_DIR", cache_dir)
+    monkeypatch.setenv("STYLEGAN2_METRICS_DIR", "http://stylegan2-test.invalid/metrics/")
+    for name in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"]:
+        monkeypatch.delenv(name, raising=False)
+    submitted = []
+    monkeypatch.setattr(dnnlib, "submit_run", lambda **kwargs: submitted.append(kwargs))
+    base = ["--data-dir", data_dir, "--dataset", "tiny", "--result-dir", str(tmp_path / "results")]
+    assert run_training.main(base) == 2  # --metrics defaults to fid50k.
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        "run_training.py: error: metric fid50k needs the Inception network "
+        "(http://stylegan2-test.invalid/metrics/inception_v3_features.pkl), which is not in the cache (%s) and "
+        "cannot be downloaded (the host name does not resolve" % cache_dir)
+    assert "; use --metrics=none, put a copy in the cache as " in err
+    assert not os.path.exists(str(tmp_path / "results")) and not submitted
+
+    assert run_training.main(base + ["--metrics", "none"]) == 0
+    assert submitted[-1]["metric_arg_list"] == []
+    # A copy in the cache, where the message says, is enough.
+    url = "http://stylegan2-test.invalid/metrics/inception_v3_features.pkl"
+    os.makedirs(cache_dir)
+    with open(os.path.join(cache_dir, dnnlib.util.cache_file_prefix(url) + "inception_v3_features.pkl"), "wb") as f:
+        f.write(b"a copy")
+    assert run_training.main(base) == 0
+    assert [args["name"] for args in submitted[-1]["metric_arg_list"]] == ["fid50k"]
+
+
 def _tower_kwargs(data_dir, result_dir, num_gpus):
     kwargs = config_kwargs("config-f", data_dir, result_dir, num_gpus=num_gpus, total_kimg=0.016,
                            minibatch_size=8, minibatch_gpu=8 // num_gpus)

@@ -367,25 +367,116 @@ def test_open_url_does_not_retry_not_found(server, tmp_path):
     url = server.base_url + "/missing.pkl"
     with pytest.raises(util.DownloadError, match="404") as error:
         util.open_url(url, cache_dir=str(tmp_path), num_attempts=5, verbose=False)
-    assert url in str(error.value)
+    assert url in str(error.value) and str(error.value).endswith("not retried: the server does not have the file")
     assert server.requests == ["/missing.pkl"]
     assert os.listdir(tmp_path) == []
 
 
-def test_open_url_unreachable_host_gives_a_one_line_error(tmp_path, monkeypatch):
+def _no_proxies(monkeypatch):
+    for name in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"]:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+def _free_port():
     with socket.socket() as sock:  # Find a free port, then close it: nothing listens there.
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = "http://127.0.0.1:%d/net.pkl" % port
+        return sock.getsockname()[1]
+
+
+def test_open_url_refused_connection_fails_at_once_in_one_line(tmp_path, monkeypatch):
+    _no_proxies(monkeypatch)
+    url = "http://127.0.0.1:%d/net.pkl" % _free_port()
     start = time.time()
     with pytest.raises(util.DownloadError) as error:
-        util.open_url(url, cache_dir=str(tmp_path), num_attempts=2, verbose=False)
-    assert time.time() - start < 10
+        util.open_url(url, cache_dir=str(tmp_path), num_attempts=10, verbose=False)
+    assert time.time() - start < 2  # No back-off pauses: 10 attempts would take 40 s.
     message = str(error.value)
     assert isinstance(error.value, IOError)
-    assert url in message and "\n" not in message and "Connection" in message
+    assert url in message and "\n" not in message and "Connection refused" in message
+    assert message.endswith("not retried: the connection was refused (nothing listens at that address)")
     assert os.listdir(tmp_path) == []
+
+
+def test_open_url_unresolvable_host_fails_at_once(tmp_path, monkeypatch):
+    """.invalid never resolves (RFC 6761); offline every name fails like this."""
+    _no_proxies(monkeypatch)
+    url = "http://stylegan2-test.invalid/metrics/inception_v3_features.pkl"
+    start = time.time()
+    with pytest.raises(util.DownloadError) as error:
+        util.open_url(url, cache_dir=str(tmp_path), num_attempts=10)
+    assert time.time() - start < 2
+    message = str(error.value)
+    assert message.startswith("Could not download %s: " % url) and "\n" not in message
+    assert message.endswith("; not retried: the host name does not resolve")
+    assert util.probe_url(url).startswith("the host name does not resolve: ConnectionError")
+
+
+def test_open_url_invalid_url_is_not_retried(tmp_path):
+    with pytest.raises(util.DownloadError, match="not retried: the URL is not valid"):
+        util.open_url("http://host:notaport/x.pkl", cache_dir=str(tmp_path), num_attempts=10, verbose=False)
+
+
+@pytest.mark.parametrize("status, why", [(403, "the server denies access"), (410, "the server no longer has the file"),
+                                         (400, "the server rejects the request")])
+def test_open_url_client_errors_are_not_retried(server, tmp_path, status, why):
+    server.routes["/x.pkl"] = _Route(b"", status=status)
+    with pytest.raises(util.DownloadError) as error:
+        util.open_url(server.base_url + "/x.pkl", cache_dir=str(tmp_path), num_attempts=5, verbose=False)
+    assert ("HTTP %d" % status) in str(error.value) and str(error.value).endswith("not retried: " + why)
+    assert server.requests == ["/x.pkl"]
+
+
+def test_open_url_retries_too_many_requests(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(util, "_RETRY_FIRST_DELAY_S", 0.0)
+    server.routes["/busy.pkl"] = _Route(b"", status=429)
+    with pytest.raises(util.DownloadError, match=r"after 3 attempt\(s\): HTTP 429"):
+        util.open_url(server.base_url + "/busy.pkl", cache_dir=str(tmp_path), num_attempts=3, verbose=False)
+    assert server.requests == ["/busy.pkl"] * 3
+
+
+def _silent_server():
+    """A socket that accepts connections (the kernel does, from the backlog) and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    return sock
+
+
+def test_open_url_retries_timeouts(tmp_path, monkeypatch):
+    _no_proxies(monkeypatch)
+    monkeypatch.setattr(util, "_RETRY_FIRST_DELAY_S", 0.0)
+    monkeypatch.setattr(util, "_REQUEST_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(util, "_PROBE_TIMEOUT_S", 0.2)
+    with _silent_server() as sock:
+        url = "http://127.0.0.1:%d/slow.pkl" % sock.getsockname()[1]
+        with pytest.raises(util.DownloadError) as error:
+            util.open_url(url, cache_dir=str(tmp_path), num_attempts=2, verbose=False)
+        message = str(error.value)
+        assert "after 2 attempt(s)" in message and "timed out" in message and "not retried" not in message
+        assert util.probe_url(url).endswith("after 2 attempt(s)")
+
+
+def test_probe_url_reads_only_the_answer(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(util, "_RETRY_FIRST_DELAY_S", 0.0)
+    server.routes["/net.pkl"] = _Route(b"x" * 100000)
+    assert util.probe_url(server.base_url + "/net.pkl") is None
+    assert util.probe_url(server.base_url + "/gone.pkl") == "the server does not have the file: HTTP 404 Not Found"
+    server.routes["/flaky.pkl"] = _Route(b"ok", failures=1)
+    assert util.probe_url(server.base_url + "/flaky.pkl") is None
+    assert server.requests == ["/net.pkl", "/gone.pkl", "/flaky.pkl", "/flaky.pkl"]
+    assert os.listdir(tmp_path) == []  # A probe stores nothing.
+
+
+def test_find_in_cache_takes_any_file_with_the_url_prefix(tmp_path):
+    url = "https://example.com/nets/inception.pkl"
+    assert util.find_in_cache(url, str(tmp_path)) is None
+    copy_path = tmp_path / (util.cache_file_prefix(url) + "my-copy.pkl")
+    copy_path.write_bytes(b"net")
+    assert util.find_in_cache(url, str(tmp_path)) == str(copy_path)
+    assert util.find_in_cache(url, str(tmp_path), md5=hashlib.md5(b"other").hexdigest()) is None
+    with util.open_url(url, cache_dir=str(tmp_path)) as f:  # No download: the copy is used.
+        assert f.read() == b"net"
 
 
 def test_open_url_md5_mismatch_writes_nothing(server, tmp_path):

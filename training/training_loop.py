@@ -487,10 +487,19 @@ class _Reporter:
         state.save(resume.state_file_for_snapshot(pkl), state_vars)
         self.last_snapshot = pkl
         if self.metric_group is not None:
-            data_dir = self.args.data_dir
-            self.metric_group.run(pkl, run_dir=dnnlib.make_run_dir_path(),
-                                  data_dir=dnnlib.convert_path(data_dir) if data_dir else None,
-                                  num_gpus=self.num_gpus, tf_config=self.args.tf_config)
+            self._run_metrics(pkl, kimg, done)
+
+    def _run_metrics(self, pkl, kimg, done):
+        """Evaluate the metrics on snapshot `pkl`; one that fails (an unreachable feature network, ...) is
+        reported in one line and tried again at the next snapshot, and training goes on."""
+        data_dir = self.args.data_dir
+        failures = self.metric_group.run_each(pkl, run_dir=dnnlib.make_run_dir_path(),
+                                              data_dir=dnnlib.convert_path(data_dir) if data_dir else None,
+                                              num_gpus=self.num_gpus, tf_config=self.args.tf_config)
+        then = "run_metrics.py can evaluate the snapshot later" if done else ("training continues, retried at "
+                                                                               "the next snapshot")
+        for name, reason in failures:
+            print("metric %s failed at kimg %d: %s; %s" % (name, kimg, reason, then), flush=True)
 
     def finish(self, nets, state, state_vars):
         """network-final.pkl and its state file: after abort.txt, a resume continues from where the run stopped."""
