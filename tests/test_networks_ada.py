@@ -17,7 +17,7 @@ from dnnlib.tflib.ops import upfirdn_2d
 from training import networks
 
 from conftest import reference_dir
-from reference_nets import build_ada_reference_networks
+from reference_nets import assign_vars, build_ada_reference_networks, load_meta
 
 REF_NAME = "ada-uncond32"
 STATE_KEYS = ["version", "name", "static_kwargs", "components", "build_module_src", "build_func_name", "variables",
@@ -83,7 +83,11 @@ def test_reproduces_the_official_network_default_layout(ada_nets):
 def test_reproduces_the_official_network_nchw(sess):
     _skip_without_reference()
     _skip_nchw_without_onednn("NCHW")
-    _G, D, Gs = build_ada_reference_networks(reference_dir(), REF_NAME, data_format="NCHW")
+    meta = load_meta(reference_dir(), REF_NAME)
+    Gs = Network("Gs", func_name="training.networks.G_main", **dict(meta["G_kwargs"], data_format="NCHW"))
+    D = Network("D", func_name="training.networks.D_main", **dict(meta["D_kwargs"], data_format="NCHW"))
+    assign_vars(Gs, _ref_path("vars_Gs.npz"))
+    assign_vars(D, _ref_path("vars_D.npz"))
     _check_reference_outputs(Gs, D, psis=[0.7])
 
 
@@ -143,21 +147,21 @@ def _tiny_kwargs(**overrides):
 
 
 def test_fp16_blocks_fall_back_to_float32_on_cpu_or_run_in_float16(sess, monkeypatch, capsys):
-    """Without a GPU, num_fp16_res=2 gives exactly the float32 numbers (and one notice per process); forced
-    with $STYLEGAN2_FP16_ON_CPU=1, the 8x8 and 16x16 blocks convolve in float16 and stay close to them."""
+    """Without a GPU, num_fp16_res=1 gives exactly the float32 numbers (and one notice per process); forced
+    with $STYLEGAN2_FP16_ON_CPU=1, the 8x8 blocks convolve in float16 and stay close to them."""
     if networks._gpu_visible():
         pytest.skip("a GPU is visible: float16 runs as float16")
     monkeypatch.delenv(networks.FP16_ON_CPU_ENV, raising=False)
     monkeypatch.setattr(networks, "_fp16_fallback_noticed", [])
-    w = np.random.RandomState(1).randn(2, 6, 8).astype(np.float32)
-    images = np.random.RandomState(2).uniform(-1, 1, [4, 3, 16, 16]).astype(np.float32)
+    w = np.random.RandomState(1).randn(2, 4, 8).astype(np.float32)
+    images = np.random.RandomState(2).uniform(-1, 1, [4, 3, 8, 8]).astype(np.float32)
 
     def build(name, **kwargs):
-        kwargs = _tiny_kwargs(randomize_noise=False, conv_clamp=256, **kwargs)
+        kwargs = _tiny_kwargs(resolution=8, randomize_noise=False, conv_clamp=256, **kwargs)
         return Network("S" + name, func_name=networks.G_synthesis, **kwargs), Network("D" + name, func_name=networks.D_main, **kwargs)
 
     nets32 = build("32")
-    fallback = build("fb", num_fp16_res=2)
+    fallback = build("fb", num_fp16_res=1)
     fallback[0].copy_vars_from(nets32[0])
     fallback[1].copy_vars_from(nets32[1])
     want = nets32[0].run(w), nets32[1].run(images, None)
@@ -167,12 +171,12 @@ def test_fp16_blocks_fall_back_to_float32_on_cpu_or_run_in_float16(sess, monkeyp
     assert len(notices) == 1 and "compute in float32" in notices[0]
 
     monkeypatch.setenv(networks.FP16_ON_CPU_ENV, "1")
-    nets16 = build("16", num_fp16_res=2)
+    nets16 = build("16", num_fp16_res=1)
     nets16[0].copy_vars_from(nets32[0])
     nets16[1].copy_vars_from(nets32[1])
     half_ops = [op.name for op in tf.get_default_graph().get_operations()
                 if op.type == "Conv2D" and op.get_attr("T") == tf.float16]
-    assert any(name.startswith("S16/8x8/") for name in half_ops) and any(name.startswith("D16/16x16/") for name in half_ops)
+    assert any(name.startswith("S16/8x8/") for name in half_ops) and any(name.startswith("D16/8x8/") for name in half_ops)
     assert not any(name.startswith(("S16/4x4/", "D16/4x4/", "S32/", "D32/", "Sfb/", "Dfb/")) for name in half_ops)
     try:
         got = nets16[0].run(w), nets16[1].run(images, None)
@@ -185,7 +189,7 @@ def test_fp16_blocks_fall_back_to_float32_on_cpu_or_run_in_float16(sess, monkeyp
 
 
 def test_conditional_networks_embed_labels(sess):
-    kwargs = _tiny_kwargs(label_size=5, mapping_layers=2)
+    kwargs = _tiny_kwargs(label_size=5, mapping_layers=2, resolution=8)
     G = Network("G", func_name="training.networks.G_main", **kwargs)
     D = Network("D", func_name="training.networks.D_main", **dict(kwargs, mapping_layers=1))
     shapes = {name: var.shape.as_list() for name, var in G.vars.items()}
@@ -202,7 +206,7 @@ def test_conditional_networks_embed_labels(sess):
     z = np.random.RandomState(4).randn(2, 8)
     labels = np.eye(5)[[0, 0]], np.eye(5)[[0, 3]]
     images = [G.run(z, lab, truncation_psi=1, randomize_noise=False) for lab in labels]
-    assert images[0].shape == (2, 3, 16, 16) and np.isfinite(images[0]).all()
+    assert images[0].shape == (2, 3, 8, 8) and np.isfinite(images[0]).all()
     np.testing.assert_array_equal(images[0][0], images[1][0])
     assert np.abs(images[0][1] - images[1][1]).max() > 1e-3
     scores = [D.run(images[0], lab) for lab in labels]
