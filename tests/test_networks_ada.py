@@ -122,6 +122,7 @@ def test_state_matches_the_official_pickle_structure(ada_nets):
             assert list(state["static_kwargs"]) == list(official[name]["static_kwargs"])
 
 
+@pytest.mark.slow_on_tf1  # Pickle format logic, the same on either TensorFlow.
 def test_written_pickle_reloads_in_safe_mode_with_identical_outputs(ada_nets, tmp_path):
     graph, session, (G, D, Gs) = ada_nets
     path = str(tmp_path / "ada.pkl")
@@ -188,6 +189,7 @@ def test_fp16_blocks_fall_back_to_float32_on_cpu_or_run_in_float16(sess, monkeyp
         assert np.abs(g - expected).max() > 0  # Really computed in float16.
 
 
+@pytest.mark.slow_on_tf1  # Variable shapes and label plumbing, the same on either TensorFlow.
 def test_conditional_networks_embed_labels(sess):
     kwargs = _tiny_kwargs(label_size=5, mapping_layers=2, resolution=8)
     G = Network("G", func_name="training.networks.G_main", **kwargs)
