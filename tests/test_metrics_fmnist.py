@@ -123,10 +123,10 @@ def env(tmp_path_factory):
         yield e
 
 
-def run_metric(env, name, network_pkl, **overrides):
+def run_metric(env, name, network_pkl, num_gpus=1, **overrides):
     metric = dnnlib.util.call_func_by_name(**dict(metric_defaults[name], **overrides))
     metric.run(network_pkl, dataset_args=dict(tfrecord_dir="fmnist", shuffle_mb=0), data_dir=env.data_dir,
-               mirror_augment=False, log_results=False, allow_code_execution=True)
+               mirror_augment=False, log_results=False, allow_code_execution=True, num_gpus=num_gpus)
     return metric.get_results()
 
 
@@ -139,11 +139,14 @@ def test_class_accuracy_asks_every_class_equally(env, sess):
     assert list(np.argmax(classifier.run(env.prototypes), axis=1)) == list(range(10))
     assert run_metric(env, "acc10k_fmnist", env.proto_pkl, num_images=250, minibatch_per_gpu=16) == {"acc10k_fmnist": 1.0}
     assert run_metric(env, "acc10k_fmnist", env.shifted_pkl, num_images=250, minibatch_per_gpu=16) == {"acc10k_fmnist": 0.0}
-    # The balanced classes give each prototype 25 times: FD against the 200 reals = that of the prototypes, 25 each.
-    fid = run_metric(env, "fid10k_fmnist", env.proto_pkl, num_images=250, minibatch_per_gpu=16)["fid10k_fmnist"]
+    # The balanced classes give each prototype 25 times: FD against the 200 reals = that of the prototypes, 25
+    # each; also with two GPU towers (on the CPU here) and a last minibatch cut short.
     feature_net = classifier.clone(return_features=True)
     expected = fd(feature_net.run(np.repeat(env.prototypes, 25, axis=0)), feature_net.run(env.images[:200]))
-    np.testing.assert_allclose(fid, expected, rtol=1e-3)
+    for num_gpus in (1, 2):
+        fid = run_metric(env, "fid10k_fmnist", env.proto_pkl, num_gpus=num_gpus, num_images=250,
+                         minibatch_per_gpu=16)["fid10k_fmnist"]
+        np.testing.assert_allclose(fid, expected, rtol=1e-3)
     with pytest.raises(metric_base.MetricError, match=r"takes images of shape \[1, 32, 32\].*generated images are "
                                                       r"\[3, 32, 32\]"):
         run_metric(env, "fid10k_fmnist", env.rgb_pkl, num_images=20)
