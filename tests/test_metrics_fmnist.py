@@ -29,7 +29,7 @@ needs_fmnist = pytest.mark.skipif(not os.path.isfile(os.path.join(FMNIST_DIR, "t
 
 
 @pytest.fixture(scope="module")
-def test_split():
+def real_test_split():
     """The first 2,000 real test images, uint8 [2000, 1, 32, 32], and their labels [2000]."""
     images, labels = dataset_tool.load_mnist(FMNIST_DIR, "test")
     return images[:2000], labels[:2000]
@@ -47,9 +47,9 @@ def fd(features_a, features_b):
 
 
 @needs_fmnist
-def test_classifier_loads_in_safe_mode_and_knows_the_test_set(sess, test_split):
+def test_classifier_loads_in_safe_mode_and_knows_the_test_set(sess, real_test_split):
     assert os.path.getsize(CLASSIFIER_PKL) < 1 << 20
-    images, labels = test_split
+    images, labels = real_test_split
     classifier = misc.load_pkl(CLASSIFIER_PKL)  # A local file: safe mode.
     assert classifier._build_func is fmnist_classifier.C_fmnist  # pylint: disable=protected-access
     assert classifier.input_shape == [None, 1, 32, 32] and classifier.output_shape == [None, 10]
@@ -58,9 +58,9 @@ def test_classifier_loads_in_safe_mode_and_knows_the_test_set(sess, test_split):
 
 
 @needs_fmnist
-def test_features_separate_real_from_blurred(sess, test_split):
+def test_features_separate_real_from_blurred(sess, real_test_split):
     """Frechet distance of 1,000 real test images to 1,000 others: small; to those 2x2-box-blurred: far larger."""
-    images, _ = test_split
+    images, _ = real_test_split
     metric = dnnlib.util.call_func_by_name(**metric_defaults["fid10k_fmnist"])
     feature_net = metric._load_feature_net()  # pylint: disable=protected-access
     assert feature_net.output_shape == [None, 128]
