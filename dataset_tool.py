@@ -446,21 +446,31 @@ def _read_idx(mnist_dir, name, magic):
     return values.reshape(shape)
 
 
-def _load_mnist_images(mnist_dir):
-    """MNIST training images zero-padded to [N, 32, 32] uint8."""
-    images = _read_idx(mnist_dir, "train-images-idx3-ubyte", 2051)
+MNIST_SPLITS = {"train": "train", "test": "t10k"}  # --split -> the prefix of its idx files.
+
+
+def _load_mnist_images(mnist_dir, split="train"):
+    """MNIST images of `split` ('train' or 'test') zero-padded to [N, 32, 32] uint8."""
+    images = _read_idx(mnist_dir, MNIST_SPLITS[split] + "-images-idx3-ubyte", 2051)
     if images.shape[1:] != (28, 28):
         raise _dataset_error("MNIST images must be 28x28, got %s" % list(images.shape[1:]))
     return np.pad(images, [(0, 0), (2, 2), (2, 2)], mode="constant")
 
 
-def create_mnist(tfrecord_dir, mnist_dir):
-    """MNIST training set: [N, 1, 32, 32] (28x28 zero-padded), one-hot labels, shuffled."""
-    print('Loading MNIST from "%s"' % mnist_dir)
-    images = _load_mnist_images(mnist_dir)[:, np.newaxis]
-    labels = _read_idx(mnist_dir, "train-labels-idx1-ubyte", 2049)
+def load_mnist(mnist_dir, split="train"):
+    """(images uint8 [N, 1, 32, 32] zero-padded, labels uint8 [N]) of an MNIST-format folder (MNIST,
+    Fashion-MNIST), in file order. split: 'train' (train-*-ubyte[.gz]) or 'test' (t10k-*-ubyte[.gz])."""
+    images = _load_mnist_images(mnist_dir, split)[:, np.newaxis]
+    labels = _read_idx(mnist_dir, MNIST_SPLITS[split] + "-labels-idx1-ubyte", 2049)
     if labels.shape[0] != images.shape[0]:
         raise _dataset_error("MNIST: %d images but %d labels" % (images.shape[0], labels.shape[0]))
+    return images, labels
+
+
+def create_mnist(tfrecord_dir, mnist_dir, split="train"):
+    """MNIST (or Fashion-MNIST) `split`: [N, 1, 32, 32] (28x28 zero-padded), one-hot labels, shuffled."""
+    print('Loading MNIST (%s split) from "%s"' % (split, mnist_dir))
+    images, labels = load_mnist(mnist_dir, split)
     _export_shuffled(tfrecord_dir, images, _one_hot(labels, 10, "MNIST"))
 
 
@@ -955,10 +965,12 @@ def _add_inspection_commands(add_command):
 
 def _add_small_dataset_commands(add_command):
     """The digit and small-image datasets: MNIST, stacked MNIST, CIFAR-10/100, SVHN, scikit-learn digits."""
-    p = add_command("create_mnist", "Create a dataset of MNIST (train-*-idx*-ubyte.gz).",
-                    "create_mnist datasets/mnist ~/downloads/mnist")
+    p = add_command("create_mnist", "Create a dataset of MNIST or Fashion-MNIST (train-*-idx*-ubyte.gz).",
+                    "create_mnist datasets/fmnist-test /usr/share/datasets/fashion-mnist --split=test")
     p.add_argument("tfrecord_dir", help="new dataset directory")
     p.add_argument("mnist_dir", help="folder with the MNIST files")
+    p.add_argument("--split", choices=sorted(MNIST_SPLITS), default="train",
+                   help="train: the train-* files (60,000 images), test: the t10k-* files (10,000) (default: train)")
 
     p = add_command("create_mnistrgb", "Create a stacked-MNIST dataset of RGB images of three digits.",
                     "create_mnistrgb datasets/mnistrgb ~/downloads/mnist")

@@ -1,4 +1,4 @@
-"""Evaluate metrics (FID, IS, PPL, PR, LS, KID) of a network pickle against a dataset.
+"""Evaluate metrics (FID, IS, PPL, PR, LS, KID, class accuracy) of a network pickle against a dataset.
 
 Results are printed, written to `<result-dir>/<NNNNN>-run-metrics/log.txt`, and appended to
 `metric-<name>.txt` in that run dir.
@@ -63,6 +63,9 @@ _examples = """examples:
 
   python %(prog)s --data-dir=~/datasets --network=gdrive:networks/stylegan2-ffhq-config-f.pkl --metrics=fid50k,ppl_wend --dataset=ffhq --mirror-augment=true
 
+  # Offline, a Fashion-MNIST network against the real test set (dataset_tool.py create_mnist --split=test)
+  python %(prog)s --data-dir=~/datasets --network=my-fmnist.pkl --metrics=fid10k_fmnist,acc10k_fmnist --dataset=fmnist-test
+
 available metrics:
   fid50k, fid50k_full  Frechet Inception Distance (50k generated; 50k / all real images)
   is50k                Inception Score
@@ -71,9 +74,14 @@ available metrics:
   ls                   Linear Separability (CelebA-HQ attribute classifiers)
   pr50k3, pr50k3_full  Precision and Recall (k = 3)
   kid50k, kid50k_full  Kernel Inception Distance
+  fid10k_fmnist, kid10k_fmnist, pr10k3_fmnist, acc10k_fmnist
+                       32x32 1-channel networks (Fashion-MNIST), no download: FID, KID, precision/recall
+                       in the features of networks/fmnist-classifier.pkl, and the fraction of images the
+                       classifier assigns to the class asked for (10k generated, classes equally often)
 
 feature networks are downloaded from NVIDIA's server into $STYLEGAN2_CACHE_DIR (default .stylegan2-cache);
 set $STYLEGAN2_METRICS_DIR to a folder (or URL prefix) holding local copies of the same file names.
+The *_fmnist metrics use the classifier shipped in networks/ (train_fmnist_classifier.py made it).
 """
 
 

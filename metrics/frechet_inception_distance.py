@@ -42,7 +42,9 @@ class FID(metric_base.MetricBase):
         fid50k), an int = that many, 'all' = every image of the dataset once (fid50k_full).
     max_reals: with num_reals='all', use at most this many.
     feature_net_url: a path or URL of the Inception pickle instead of the official one (see
-        `metric_base.feature_net_url`).
+        `metric_base.feature_net_url`), or of the classifier named by `feature_net`.
+    feature_net, class_balanced: see `metric_base.MetricBase` (e.g. feature_net='fmnist': the features
+        of this project's Fashion-MNIST classifier instead of Inception's).
     """
 
     FEATURE_NET = ("the Inception network", FEATURE_NET_FILE)
@@ -57,7 +59,7 @@ class FID(metric_base.MetricBase):
 
     def _evaluate(self, Gs, Gs_kwargs, num_gpus):
         url = self.feature_nets()[0][1]
-        inception = metric_base.load_feature_net(url)
+        inception = self._load_feature_net()
         minibatch_size = self.minibatch_per_gpu * num_gpus
 
         def compute_real_statistics():

@@ -31,7 +31,8 @@ def kernel_inception_distance(real_features, fake_features, num_subsets, max_sub
 
 
 class KID(metric_base.MetricBase):
-    """KID of `num_images` generated images against real images (num_reals / max_reals as in FID)."""
+    """KID of `num_images` generated images against real images (num_reals, max_reals, feature_net_url,
+    feature_net and class_balanced as in FID)."""
 
     FEATURE_NET = ("the Inception network", FEATURE_NET_FILE)
 
@@ -48,7 +49,7 @@ class KID(metric_base.MetricBase):
 
     def _evaluate(self, Gs, Gs_kwargs, num_gpus):
         url = self.feature_nets()[0][1]
-        inception = metric_base.load_feature_net(url)
+        inception = self._load_feature_net()
         minibatch_size = self.minibatch_per_gpu * num_gpus
 
         def compute_real_features():

@@ -29,6 +29,14 @@ OFFICIAL_NETWORKS_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/metr
 METRICS_DIR_ENV = "STYLEGAN2_METRICS_DIR"
 FEATURE_NET_RESOLUTION = 256  # The largest images the LPIPS network and the attribute classifiers are given.
 
+# Feature networks of this project, shipped in networks/ (no download), by the name metrics take as
+# `feature_net=`: (what, default path, the static kwargs that make the classifier output its feature layer).
+_REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOCAL_FEATURE_NETS = {
+    "fmnist": ("the Fashion-MNIST classifier", os.path.join(_REPO_DIR, "networks", "fmnist-classifier.pkl"),
+               dict(return_features=True)),
+}
+
 
 class MetricError(Exception):
     """A metric cannot run as asked (the message names the file or argument and the problem in one line)."""
@@ -53,15 +61,15 @@ def feature_net_url(file_name, override=None):
     return OFFICIAL_NETWORKS_URL + file_name
 
 
-def load_feature_net(url):
+def load_feature_net(url, allow_code_execution=True):
     """Load a feature-network pickle (a single Network) in the current graph.
 
     The official feature networks (Inception, VGG16, LPIPS, the CelebA-HQ classifiers) are built by the
     module source embedded in their pickles, which this project does not implement, so the source is
-    executed: only load feature networks you trust. http(s) downloads are cached in $STYLEGAN2_CACHE_DIR
-    or .stylegan2-cache.
+    executed: only load feature networks you trust. This project's own (LOCAL_FEATURE_NETS) load with
+    allow_code_execution=False. http(s) downloads are cached in $STYLEGAN2_CACHE_DIR or .stylegan2-cache.
     """
-    net = misc.load_pkl(url, allow_code_execution=True)
+    net = misc.load_pkl(url, allow_code_execution=allow_code_execution)
     if not isinstance(net, tflib.Network):
         raise MetricError("%s: expected a pickled feature network (one Network), got %s" % (url, type(net).__name__))
     return net
@@ -242,8 +250,16 @@ def run_on_gpus(net, images, num_gpus):
 class MetricBase:
     """One metric, evaluated on network pickles by `run()`; subclasses implement `_evaluate()`."""
 
-    def __init__(self, name):
+    def __init__(self, name, feature_net=None, class_balanced=False):
+        """feature_net: None = the metric's official feature network (FEATURE_NET), or the name of one of
+        LOCAL_FEATURE_NETS (e.g. 'fmnist'). class_balanced: a conditional generator's image i is of class
+        i mod (number of classes), so that every class comes equally often (else random dataset labels)."""
+        if feature_net is not None and feature_net not in LOCAL_FEATURE_NETS:
+            raise MetricError("metric %s: unknown feature_net %r (known: %s)"
+                              % (name, feature_net, ", ".join(sorted(LOCAL_FEATURE_NETS))))
         self.name = name
+        self.feature_net = feature_net
+        self.class_balanced = class_balanced
         self._label_size = 0  # Of the generator under evaluation.
         self._reset()  # The per-evaluation state, empty until `run`.
 
@@ -322,10 +338,34 @@ class MetricBase:
     def feature_nets(self):
         """[(what, path or URL)] of the feature networks `run` will load, e.g. [("the Inception network",
         "https://..."))]; `check_feature_nets` looks at them before a long run starts."""
+        if self.feature_net is not None:
+            what, path, _ = LOCAL_FEATURE_NETS[self.feature_net]
+            return [(what, getattr(self, "feature_net_url", None) or path)]
         if self.FEATURE_NET is None:
             return []
         what, file_name = self.FEATURE_NET
         return [(what, feature_net_url(file_name, getattr(self, "feature_net_url", None)))]
+
+    def _load_feature_net(self, output_features=True):
+        """The metric's feature network (the first of `feature_nets()`) in the current graph.
+
+        One of LOCAL_FEATURE_NETS loads in safe mode; with `output_features` it is a copy that outputs its
+        feature layer, else the classifier itself (class logits).
+        """
+        url = self.feature_nets()[0][1]
+        if self.feature_net is None:
+            return load_feature_net(url)
+        classifier = load_feature_net(url, allow_code_execution=False)
+        feature_kwargs = LOCAL_FEATURE_NETS[self.feature_net][2]
+        return classifier.clone(**feature_kwargs) if output_features else classifier
+
+    def _check_feature_net_input(self, feature_net, image_shape, what):
+        """MetricError unless images of shape [C, H, W] fit one of LOCAL_FEATURE_NETS as they are (the
+        official networks take images of any size)."""
+        expected = feature_net.input_shape[1:]
+        if self.feature_net is not None and list(image_shape) != list(expected):
+            raise MetricError("metric %s: %s takes images of shape %s (channels, height, width); %s are %s"
+                              % (self.name, self.feature_nets()[0][0], expected, what, list(image_shape)))
 
     # Results.
 
@@ -423,6 +463,8 @@ class MetricBase:
         features = []
         num_done = 0
         for images in self._iterate_reals(minibatch_size, num_reals):
+            if num_done == 0:
+                self._check_feature_net_input(feature_net, images.shape[1:], "the dataset's images")
             if max_reals is not None:
                 images = images[:max_reals - num_done]
             features.append(run_on_gpus(feature_net, images, num_gpus))
@@ -471,9 +513,16 @@ class MetricBase:
     # Fakes.
 
     def _compute_fake_features(self, Gs, Gs_kwargs, feature_net, num_images, minibatch_per_gpu, num_gpus, desc):
-        """Features [num_images, D] of generated images: Gs output -> uint8 -> feature_net, on each GPU."""
+        """Features [num_images, D] of generated images: Gs output -> uint8 -> feature_net, on each GPU.
+        With class_balanced, image i is of class i mod label_size."""
+        self._check_feature_net_input(feature_net, Gs.output_shape[1:], "the generated images")
+        first_index_in = tf.placeholder(tf.int32, [], name="first_fake_index")  # Of the minibatch.
+        gpu_indices = iter(range(num_gpus))
+
         def features_of_fakes():
-            images = self._generate_fakes_expr(clone_for_device(Gs, num_gpus), Gs_kwargs, minibatch_per_gpu)
+            first_index = first_index_in + next(gpu_indices) * minibatch_per_gpu
+            images = self._generate_fakes_expr(clone_for_device(Gs, num_gpus), Gs_kwargs, minibatch_per_gpu,
+                                               first_index)
             return clone_for_device(feature_net, num_gpus).get_output_for(tflib.convert_images_to_uint8(images))
 
         result_expr = on_each_gpu(num_gpus, features_of_fakes)
@@ -482,15 +531,20 @@ class MetricBase:
         bar = progress_bar(num_images, desc)
         for begin in range(0, num_images, minibatch_size):
             end = min(begin + minibatch_size, num_images)
-            features[begin:end] = np.concatenate(tflib.run(result_expr), axis=0)[:end - begin]
+            features[begin:end] = np.concatenate(tflib.run(result_expr, {first_index_in: begin}), axis=0)[:end - begin]
             bar.update(end - begin)
         bar.close()
         return features
 
-    def _generate_fakes_expr(self, Gs_clone, Gs_kwargs, minibatch_size):
-        """Images [N, C, H, W] (Gs's float range) of random latents and labels drawn from the dataset."""
+    def _generate_fakes_expr(self, Gs_clone, Gs_kwargs, minibatch_size, first_index=None):
+        """Images [N, C, H, W] (Gs's float range) of random latents and labels drawn from the dataset, or
+        with class_balanced the classes of images first_index ... first_index + N - 1 (an int32 tensor)."""
         latents = tf.random_normal([minibatch_size] + Gs_clone.input_shape[1:])
-        labels = self._get_random_labels_tf(minibatch_size)
+        if self.class_balanced and self._label_size > 0:
+            classes = (first_index + tf.range(minibatch_size)) % self._label_size
+            labels = tf.one_hot(classes, self._label_size)
+        else:
+            labels = self._get_random_labels_tf(minibatch_size)
         return Gs_clone.get_output_for(latents, labels, **Gs_kwargs)
 
 

@@ -1,6 +1,6 @@
-"""The named metrics and their arguments: the official ones, KID as in StyleGAN2-ADA, and `_full` variants
-that compare against every image of the dataset. Use `metric_defaults[name]` with `MetricGroup` or
-`dnnlib.util.call_func_by_name(**metric_defaults[name])`."""
+"""The named metrics and their arguments: the official ones, KID as in StyleGAN2-ADA, `_full` variants
+that compare against every image of the dataset, and `_fmnist` ones that need no download. Use
+`metric_defaults[name]` with `MetricGroup` or `dnnlib.util.call_func_by_name(**metric_defaults[name])`."""
 
 from dnnlib import EasyDict
 
@@ -11,6 +11,10 @@ _PPL = "metrics.perceptual_path_length.PPL"
 _LS = "metrics.linear_separability.LS"
 _PR = "metrics.precision_recall.PR"
 _KID = "metrics.kernel_inception_distance.KID"
+_ACC = "metrics.classifier_accuracy.ClassAccuracy"
+# Offline: in the 128 features of this project's Fashion-MNIST classifier (networks/fmnist-classifier.pkl),
+# for 32x32 1-channel networks; a conditional network's classes come equally often (1,000 of each in 10k).
+_FMNIST = dict(feature_net="fmnist", class_balanced=True)
 
 metric_defaults = EasyDict([(args.name, args) for args in [
     EasyDict(name="fid50k", func_name=_FID, num_images=50000, minibatch_per_gpu=8),
@@ -38,4 +42,11 @@ metric_defaults = EasyDict([(args.name, args) for args in [
              max_subset_size=1000, num_reals="all", max_reals=1000000),
     EasyDict(name="pr50k3_full", func_name=_PR, num_images=50000, nhood_size=3, minibatch_per_gpu=8,
              row_batch_size=10000, col_batch_size=10000, num_reals="all", max_reals=200000),
+    # 10k generated images against every real image of the dataset (PR: the first 10k in file order).
+    EasyDict(name="fid10k_fmnist", func_name=_FID, num_images=10000, minibatch_per_gpu=50, num_reals="all", **_FMNIST),
+    EasyDict(name="kid10k_fmnist", func_name=_KID, num_images=10000, minibatch_per_gpu=50, num_subsets=100,
+             max_subset_size=1000, num_reals="all", **_FMNIST),
+    EasyDict(name="pr10k3_fmnist", func_name=_PR, num_images=10000, nhood_size=3, minibatch_per_gpu=50,
+             row_batch_size=10000, col_batch_size=10000, num_reals="all", max_reals=10000, **_FMNIST),
+    EasyDict(name="acc10k_fmnist", func_name=_ACC, num_images=10000, minibatch_per_gpu=50, **_FMNIST),
 ]])

@@ -101,7 +101,8 @@ def knn_precision_recall(ref_features, eval_features, nhood_size, distance_fn=pa
 class PR(metric_base.MetricBase):
     """Precision and recall (k = nhood_size) of `num_images` generated images; results `_precision`, `_recall`.
 
-    num_reals / max_reals as in FID (None = num_images reals; 'all' = the whole dataset).
+    num_reals / max_reals as in FID (None = num_images reals; 'all' = the whole dataset); feature_net_url,
+    feature_net and class_balanced too.
     """
 
     FEATURE_NET = ("the VGG16 network", FEATURE_NET_FILE)
@@ -118,7 +119,7 @@ class PR(metric_base.MetricBase):
 
     def _evaluate(self, Gs, Gs_kwargs, num_gpus):
         url = self.feature_nets()[0][1]
-        feature_net = metric_base.load_feature_net(url)
+        feature_net = self._load_feature_net()
         minibatch_size = self.minibatch_per_gpu * num_gpus
 
         def compute_real_features():

@@ -193,6 +193,18 @@ def test_create_mnist(tmp_path, mnist_dir):
     assert_dataset(tmp_path / "mnist", padded[order], one_hot(labels, 10)[order])
 
 
+def test_create_mnist_test_split(tmp_path, mnist_dir):
+    """--split=test reads the t10k-* files (and only them: the train-* files here hold other images)."""
+    folder, images, labels = mnist_dir
+    test_images, test_labels = images[::-1][:6], labels[::-1][:6]
+    write_idx_gz(folder / "t10k-images-idx3-ubyte.gz", test_images, 2051)
+    write_idx_gz(folder / "t10k-labels-idx1-ubyte.gz", test_labels, 2049)
+    run_tool("create_mnist", tmp_path / "mnist", folder, "--split=test")
+    padded = np.pad(test_images, [(0, 0), (2, 2), (2, 2)])[:, np.newaxis]
+    order = shuffled_order(6)
+    assert_dataset(tmp_path / "mnist", padded[order], one_hot(test_labels, 10)[order])
+
+
 def test_create_mnistrgb(tmp_path, mnist_dir):
     folder, images, _ = mnist_dir
     run_tool("create_mnistrgb", tmp_path / "mnistrgb", folder, "--num_images", 6, "--random_seed", 5)

@@ -63,6 +63,7 @@ KNOWN_BUILD_MODULES = (
     ADA_BUILD_MODULE,
     ("training.networks_stylegan2", ("G_main", "G_mapping", "G_synthesis_stylegan2", "D_stylegan2")),
     ("training.networks_stylegan", ("G_style", "G_mapping", "G_synthesis", "D_basic")),
+    ("metrics.fmnist_classifier", ("C_fmnist",)),
 )
 
 # What a network pickle refers to: the Network class and NumPy array reconstruction, under the module
