@@ -120,18 +120,6 @@ def rotate_3d(v, theta):
         [0, 0, 0, 1])
 
 
-def translate_2d_inv(tx, ty):
-    return translate_2d(-tx, -ty)
-
-
-def scale_2d_inv(sx, sy):
-    return scale_2d(1 / sx, 1 / sy)
-
-
-def rotate_2d_inv(theta):
-    return rotate_2d(-theta)
-
-
 def _is_changed(matrices, size):
     """[N] bool: which of the [N, size, size] matrices differ from the identity in any entry."""
     return tf.reduce_any(tf.not_equal(matrices, np.eye(size, dtype=np.float32)), axis=[1, 2])
@@ -211,10 +199,10 @@ def _geometric_matrix(shape, p, o, q, width, height):
         g = tf.matmul(g, rotate_2d(np.pi / 2 * i))
     if o.xint > 0:
         t = _param(n2, o.xint * p, _uniform(-o.xint_max, o.xint_max), 0, q, lambda q: (q * 2 - 1) * o.xint_max)
-        g = tf.matmul(g, translate_2d_inv(tf.rint(t[:, 0] * width), tf.rint(t[:, 1] * height)))
+        g = tf.matmul(g, translate_2d(-tf.rint(t[:, 0] * width), -tf.rint(t[:, 1] * height)))
     if o.scale > 0:
         s = _param(n1, o.scale * p, _log2_normal(o.scale_std), 1, q, _debug_log2_normal(o.scale_std))
-        g = tf.matmul(g, scale_2d_inv(s, s))
+        g = tf.matmul(g, scale_2d(1 / s, 1 / s))
     if o.rotate > 0:
         # Two independent rotations, each with p_rot, so that at least one fires with probability rotate * p.
         p_rot = 1 - tf.sqrt(tf.maximum(1 - o.rotate * p, 0.0))
@@ -223,13 +211,13 @@ def _geometric_matrix(shape, p, o, q, width, height):
         g = tf.matmul(g, rotate_2d(theta))
     if o.aniso > 0:
         s = _param(n1, o.aniso * p, _log2_normal(o.aniso_std), 1, q, _debug_log2_normal(o.aniso_std))
-        g = tf.matmul(g, scale_2d_inv(s, 1 / s))
+        g = tf.matmul(g, scale_2d(1 / s, s))
     if o.rotate > 0:
         theta = _param(n1, p_rot, _uniform(-max_angle, max_angle), 0, q, lambda q: 0.0)
         g = tf.matmul(g, rotate_2d(theta))
     if o.xfrac > 0:
         t = _param(n2, o.xfrac * p, lambda s: tf.random_normal(s) * o.xfrac_std, 0, q, _debug_normal(o.xfrac_std))
-        g = tf.matmul(g, translate_2d_inv(t[:, 0] * width, t[:, 1] * height))
+        g = tf.matmul(g, translate_2d(-t[:, 0] * width, -t[:, 1] * height))
     return g + tf.zeros(n1 + [1, 1])  # [N, 3, 3] even when every matrix above was batch-free.
 
 
