@@ -73,51 +73,54 @@ _FILTER_CENTRE = _FILTER_TAPS // 2
 
 
 # ------------------------------------------------------------------------------------------------------
-# Batches of matrices. Entries are Python numbers or tensors of one common shape ([N], or scalars);
-# the result is [N, rows, cols], or [1, rows, cols] when every entry is a scalar (tf.matmul broadcasts).
+# Batches of matrices: [N, k, k] when some entry is a [N] tensor, [1, k, k] when all are scalars
+# (tf.matmul broadcasts). Built as a constant plus value * basis terms, which keeps the graph small and
+# makes the identity values give the identity matrix exactly.
 
-def construct_batch_of_matrices(*rows):
-    """Rows of entries -> float32 [N or 1, len(rows), len(rows[0])]."""
-    entries = [tf.convert_to_tensor(entry, tf.float32) for row in rows for entry in row]
-    shape = tf.shape(entries[0])
-    for entry in entries[1:]:
-        shape = tf.broadcast_dynamic_shape(shape, tf.shape(entry))
-    stacked = tf.stack([tf.broadcast_to(entry, shape) for entry in entries], axis=-1)
-    return tf.reshape(stacked, [-1, len(rows), len(rows[0])])
+def _unit(size, row, col):
+    m = np.zeros([size, size], np.float32)
+    m[row, col] = 1
+    return m
+
+
+def _matrices(constant, *terms):
+    """constant [k, k] + sum of value * basis over (value, basis) terms; value: number, scalar or [N]."""
+    m = tf.constant(np.asarray(constant, np.float32)[np.newaxis])
+    for value, basis in terms:
+        m = m + tf.reshape(tf.cast(value, tf.float32), [-1, 1, 1]) * np.asarray(basis, np.float32)
+    return m
 
 
 def translate_2d(tx, ty):
-    return construct_batch_of_matrices([1, 0, tx], [0, 1, ty], [0, 0, 1])
+    return _matrices(np.eye(3), (tx, _unit(3, 0, 2)), (ty, _unit(3, 1, 2)))
 
 
 def translate_3d(tx, ty, tz):
-    return construct_batch_of_matrices([1, 0, 0, tx], [0, 1, 0, ty], [0, 0, 1, tz], [0, 0, 0, 1])
+    return _matrices(np.eye(4), (tx, _unit(4, 0, 3)), (ty, _unit(4, 1, 3)), (tz, _unit(4, 2, 3)))
 
 
 def scale_2d(sx, sy):
-    return construct_batch_of_matrices([sx, 0, 0], [0, sy, 0], [0, 0, 1])
+    return _matrices(_unit(3, 2, 2), (sx, _unit(3, 0, 0)), (sy, _unit(3, 1, 1)))
 
 
 def scale_3d(sx, sy, sz):
-    return construct_batch_of_matrices([sx, 0, 0, 0], [0, sy, 0, 0], [0, 0, sz, 0], [0, 0, 0, 1])
+    return _matrices(_unit(4, 3, 3), (sx, _unit(4, 0, 0)), (sy, _unit(4, 1, 1)), (sz, _unit(4, 2, 2)))
 
 
 def rotate_2d(theta):
     """(x, y) -> (x cos - y sin, x sin + y cos)."""
-    return construct_batch_of_matrices([tf.cos(theta), -tf.sin(theta), 0], [tf.sin(theta), tf.cos(theta), 0],
-                                       [0, 0, 1])
+    return _matrices(_unit(3, 2, 2), (tf.cos(theta), _unit(3, 0, 0) + _unit(3, 1, 1)),
+                     (tf.sin(theta), _unit(3, 1, 0) - _unit(3, 0, 1)))
 
 
 def rotate_3d(v, theta):
-    """Right-handed rotation by `theta` about the unit axis v (3 numbers), homogeneous 4x4 (Rodrigues)."""
+    """Right-handed rotation by `theta` about the unit axis v (3 numbers), homogeneous 4x4 (Rodrigues):
+    cos I + sin [v]x + (1 - cos) vv^T."""
     vx, vy, vz = [float(c) for c in v[:3]]
-    c, s = tf.cos(theta), tf.sin(theta)
-    d = 1 - c
-    return construct_batch_of_matrices(
-        [vx * vx * d + c, vx * vy * d - vz * s, vx * vz * d + vy * s, 0],
-        [vy * vx * d + vz * s, vy * vy * d + c, vy * vz * d - vx * s, 0],
-        [vz * vx * d - vy * s, vz * vy * d + vx * s, vz * vz * d + c, 0],
-        [0, 0, 0, 1])
+    cross = np.array([[0, -vz, vy, 0], [vz, 0, -vx, 0], [-vy, vx, 0, 0], [0, 0, 0, 0]])
+    outer = np.outer([vx, vy, vz, 0], [vx, vy, vz, 0])
+    cos = tf.cos(theta)
+    return _matrices(_unit(4, 3, 3), (cos, np.diag([1, 1, 1, 0])), (tf.sin(theta), cross), (1 - cos, outer))
 
 
 def _is_changed(matrices, size):
