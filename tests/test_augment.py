@@ -26,7 +26,7 @@ def _run(sess, images, data_format="NCHW", **kwargs):
 
 
 def _smooth_images(batch, channels, size, seed=0):
-    """Low-frequency images in [-1, 1]: a few cosines with periods of 2.5 to 4 image sizes."""
+    """Low-frequency images in [-1, 1]: one cosine per channel, at most 0.4 cycles per image along each axis."""
     rng = np.random.RandomState(seed)
     y, x = np.mgrid[0:size, 0:size] / size
     images = np.zeros([batch, channels, size, size])
