@@ -9,8 +9,9 @@ their per-pixel formulas, the image filter as a direct convolution, cutout as it
 import numpy as np
 import pytest
 import scipy.special
-import tensorflow.compat.v1 as tf
 
+import dnnlib.tflib as tflib
+import tensorflow.compat.v1 as tf
 from training import augment
 from training.resume import StepSeededRandomOps
 
@@ -354,6 +355,7 @@ def test_p0_is_the_identity_bit_for_bit_and_p_can_be_a_variable(sess):
     assert np.all(np.abs(bgcfnc - images).max(axis=(1, 2, 3)) > 0.01)
 
 
+@pytest.mark.slow_on_tf1  # Gate statistics: the same Python logic on every TensorFlow version.
 def test_random_gates_fire_with_the_gate_probability(sess):
     images = _noise_images(400, 1, 4, seed=8)
     flipped = _run(sess, images, strength=1, xflip=1)  # Gate always open; i = 1 (a flip) half the time.
@@ -414,3 +416,9 @@ def test_options_are_checked(sess):
     assert augment.augpipe_specs["bgc"] == dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1,
                                                 brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1)
     assert len(augment.augpipe_specs["bgcfnc"]) == 15
+
+
+def test_tflib_erfinv_matches_scipy(sess):
+    y = np.array([-0.999, -0.6, 0, 0.25, 0.9], np.float32)
+    np.testing.assert_allclose(sess.run(tflib.erfinv(tf.constant(y))), scipy.special.erfinv(y.astype(np.float64)),
+                               rtol=1e-5, atol=1e-6)
