@@ -9,7 +9,8 @@ with the sym6 wavelet, bilinear sampling, 2x downsampling), so neither aliasing 
 into the result. Everything is differentiable with respect to the images.
 
 Unlike the original, a sample on which no transform of a group fired leaves that group bit for bit as
-it came in (a group on which no sample fired is not even computed), so at p = 0 the output is the input.
+it came in, and the group computes only the samples it changes (nothing when none fired), so at p = 0
+the output is the input and costs almost nothing.
 
 Random numbers come only from `tf.random_uniform` and `tf.random_normal`, looked up on the `tf` module
 when the graph is built: `training.resume.StepSeededRandomOps.active()` replaces them for exact resume.
@@ -173,15 +174,21 @@ def _debug_log2_normal(std):
 
 
 # ------------------------------------------------------------------------------------------------------
-# Groups that leave untouched samples untouched.
+# Groups compute only the samples they change; the others pass untouched.
 
-def _apply_where_changed(x, changed, transform):
-    """transform(x) for the samples where changed ([N] bool) holds, x bit for bit elsewhere.
+def _apply_to_changed(x, changed, transform, params):
+    """transform(x[changed], params[changed]) for the samples where changed ([N] bool) holds; the others
+    pass bit for bit. params: [N, ...], the group's per-sample parameters.
 
-    When no sample changed, transform is not run at all (this is what keeps p = 0 cheap).
+    Only the changed samples are computed, and nothing when none changed (this keeps p = 0 cheap).
     """
     def apply():
-        return tf.where(changed, transform(x), x)
+        partitions = tf.cast(changed, tf.int32)
+        indices = tf.dynamic_partition(tf.range(tf.shape(x)[0]), partitions, 2)
+        kept, picked = tf.dynamic_partition(x, partitions, 2)
+        out = transform(picked, tf.dynamic_partition(params, partitions, 2)[1])
+        out.set_shape(x.shape)
+        return tf.dynamic_stitch(indices, [kept, out])
     y = tf.cond(tf.reduce_any(changed), apply, lambda: tf.identity(x))
     y.set_shape(x.shape)
     return y
@@ -413,9 +420,9 @@ def _apply_filter(x, gains):
 def _add_noise(x, shape, p, o, q):
     sigma = _param(shape[:1], o.noise * p, lambda s: tf.abs(tf.random_normal(s) * o.noise_std), 0, q,
                    lambda q: tflib.erfinv(q) * o.noise_std)
-    return _apply_where_changed(
-        x, tf.not_equal(sigma, 0),
-        lambda x: x + tf.reshape(sigma, [-1, 1, 1, 1]) * tf.random_normal(tf.shape(x)))
+    return _apply_to_changed(x, tf.not_equal(sigma, 0),
+                             lambda x, sigma: x + tf.reshape(sigma, [-1, 1, 1, 1]) * tf.random_normal(tf.shape(x)),
+                             sigma)
 
 
 def _cutout(x, shape, p, o, q):
@@ -470,15 +477,15 @@ def augment_pipeline(images, labels, strength=1, debug_percentile=None, data_for
         if any(o[name] > 0 for name in GEOMETRIC_NAMES):
             with tf.name_scope("Geometric"):
                 g_inv = _geometric_matrix(shape, p, o, q, width, height)
-                x = _apply_where_changed(x, _is_changed(g_inv, 3), lambda x: _geometric_resample(x, g_inv))
+                x = _apply_to_changed(x, _is_changed(g_inv, 3), _geometric_resample, g_inv)
         if any(o[name] > 0 for name in COLOR_NAMES):
             with tf.name_scope("Color"):
                 c = _color_matrix(shape, p, o, q, channels)
-                x = _apply_where_changed(x, _is_changed(c, 4), lambda x: _apply_color(x, c))
+                x = _apply_to_changed(x, _is_changed(c, 4), _apply_color, c)
         if o.imgfilter > 0:
             with tf.name_scope("Filter"):
                 gains, changed = _filter_gains(shape, p, o, q)
-                x = _apply_where_changed(x, changed, lambda x: _apply_filter(x, gains))
+                x = _apply_to_changed(x, changed, _apply_filter, gains)
         if o.noise > 0:
             with tf.name_scope("Noise"):
                 x = _add_noise(x, shape, p, o, q)
