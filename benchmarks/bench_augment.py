@@ -70,7 +70,7 @@ def main():
     parser.add_argument("--presets", default="bgc,bgcfnc",
                         help="--augpipe presets, comma-separated: %s (default: %%(default)s)"
                              % ", ".join(augment.augpipe_specs))
-    parser.add_argument("--strengths", default="0,0.5", help="values of p, comma-separated (default: %(default)s)")
+    parser.add_argument("--strengths", default="0,0.2,1", help="values of p, comma-separated (default: %(default)s)")
     parser.add_argument("--channels", type=int, default=3, choices=[1, 3], help="image channels (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per setting (default: %(default)s)")
     parser.add_argument("--device", choices=["cpu", "gpu"], default=None,
