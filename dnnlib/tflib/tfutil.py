@@ -341,3 +341,15 @@ def has_gpu() -> bool:
         return len(list_devices("GPU")) > 0
     from tensorflow.python.client import device_lib  # pylint: disable=import-outside-toplevel
     return any(d.device_type == "GPU" for d in device_lib.list_local_devices())
+
+
+@_named("Erfinv")
+def erfinv(y):
+    """Inverse error function, elementwise, for y in (-1, 1); same dtype as y.
+
+    `tf.math.erfinv` where it exists (TF >= 2.0); TF 1.15 has only the internal `special_math` version.
+    """
+    if hasattr(tf.math, "erfinv"):
+        return tf.math.erfinv(y)
+    from tensorflow.python.ops.distributions import special_math  # pylint: disable=import-outside-toplevel
+    return special_math.erfinv(y)
