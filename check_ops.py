@@ -80,6 +80,7 @@ def expected_outputs(x, b, w):
     convdown = numpy_conv_same(filtered, w)[:, :, 1:-1:2, 1:-1:2]
     return {
         "fused_bias_act lrelu": numpy_lrelu_bias(x, b),
+        "fused_bias_act clamp": np.clip(numpy_lrelu_bias(x, b), -0.5, 0.5),
         "upsample_2d": numpy_per_image(x, up),
         "downsample_2d": numpy_per_image(x, down),
         "upsample_conv_2d": upconv,
@@ -92,6 +93,7 @@ def build_calls(x, b, w, impl):
     x, b, w = tf.constant(x, tf.float32), tf.constant(b, tf.float32), tf.constant(w, tf.float32)
     return {
         "fused_bias_act lrelu": fused_bias_act(x, b, act="lrelu", impl=impl),
+        "fused_bias_act clamp": fused_bias_act(x, b, act="lrelu", clamp=0.5, impl=impl),
         "upsample_2d": upsample_2d(x, k=[1, 3, 3, 1], impl=impl),
         "downsample_2d": downsample_2d(x, k=[1, 3, 3, 1], impl=impl),
         "upsample_conv_2d": upsample_conv_2d(x, w, k=[1, 3, 3, 1], impl=impl),

@@ -4,7 +4,9 @@
     G, D, Gs = pretrained_networks.load_networks('gdrive:networks/stylegan2-ffhq-config-f.pkl')
 
 Names of the form `gdrive:networks/<file>` (the official names, kept so that existing scripts work)
-map to NVIDIA's download server. Downloads are cached in `$STYLEGAN2_CACHE_DIR` or `.stylegan2-cache/`.
+map to NVIDIA's download server; so do `ada:<name>` for the StyleGAN2-ADA networks (`ada_urls`: metfaces,
+brecahad, afhqcat, afhqdog, afhqwild, cifar10, ffhq). `transfer_learning_sources` are the networks that
+ADA's `--resume=ffhq256` etc. start from. Downloads are cached in `$STYLEGAN2_CACHE_DIR` or `.stylegan2-cache/`.
 
 `DEFAULT_NETWORK` is a small conditional network that ships with the code (32x32 handwritten digits,
 classes 0-9, trained with run_training.py on scikit-learn's digits; see the README): the default of
@@ -17,6 +19,7 @@ import dnnlib.tflib as tflib
 from dnnlib.tflib import network_pickle
 
 DOWNLOAD_ROOT = "https://nvlabs-fi-cdn.nvidia.com/stylegan2/networks/"
+ADA_DOWNLOAD_ROOT = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada/pretrained/"
 DEFAULT_NETWORK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "networks", "stylegan2-digits32-cond.pkl")
 
 
@@ -35,16 +38,37 @@ def _official_files():
 
 gdrive_urls = {"gdrive:networks/" + name: DOWNLOAD_ROOT + name for name in _official_files()}
 
+# StyleGAN2-ADA's networks (metfaces 1024x1024 by transfer from FFHQ; brecahad, afhq* 512x512; cifar10
+# conditional 32x32; ffhq the original StyleGAN2 network), usable as `ada:<name>`.
+ada_urls = {name: ADA_DOWNLOAD_ROOT + name + ".pkl"
+            for name in ("metfaces", "brecahad", "afhqcat", "afhqdog", "afhqwild", "cifar10", "ffhq")}
+
+# Where ADA's transfer learning starts (`--resume=<name>`).
+transfer_learning_sources = {
+    name: ADA_DOWNLOAD_ROOT + "transfer-learning-source-nets/" + file_name for name, file_name in [
+        ("ffhq256", "ffhq-res256-mirror-paper256-noaug.pkl"),
+        ("ffhq512", "ffhq-res512-mirror-stylegan2-noaug.pkl"),
+        ("ffhq1024", "ffhq-res1024-mirror-stylegan2-noaug.pkl"),
+        ("celebahq256", "celebahq-res256-mirror-paper256-kimg100000-ada-target0.5.pkl"),
+        ("lsundog256", "lsundog-res256-paper256-kimg100000-noaug.pkl"),
+    ]}
+
 _cached_networks = dict()  # Loaded networks by path or URL: each file is read once per process.
 
 
 def get_path_or_url(path_or_gdrive_path):
-    """The download URL of an official `gdrive:` name; anything else is returned unchanged."""
+    """The download URL of an official `gdrive:` or `ada:` name; anything else is returned unchanged."""
     if path_or_gdrive_path in gdrive_urls:
         return gdrive_urls[path_or_gdrive_path]
     if path_or_gdrive_path.startswith("gdrive:"):
         raise network_pickle.NetworkPickleError("%s: unknown official network; known names: %s"
                                                 % (path_or_gdrive_path, ", ".join(sorted(gdrive_urls))))
+    if path_or_gdrive_path.startswith("ada:"):
+        name = path_or_gdrive_path[len("ada:"):]
+        if name not in ada_urls:
+            raise network_pickle.NetworkPickleError("%s: unknown StyleGAN2-ADA network; known names: %s"
+                                                    % (path_or_gdrive_path, ", ".join("ada:" + n for n in ada_urls)))
+        return ada_urls[name]
     return path_or_gdrive_path
 
 

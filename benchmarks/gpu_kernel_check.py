@@ -43,7 +43,7 @@ HEADERS = ["fused_bias_act_kernels.h", "upfirdn_2d_kernels.h"]
 
 # Fields of the two parameter structs, in declaration order, with their NumPy types. The layout of
 # the compiled structs is measured (`struct_layout`) and must match before anything is launched.
-FBA_FIELDS = [("grad", "<i4"), ("act", "<i4"), ("alpha", "<f4"), ("gain", "<f4"),
+FBA_FIELDS = [("grad", "<i4"), ("act", "<i4"), ("alpha", "<f4"), ("gain", "<f4"), ("clamp", "<f4"),
               ("count", "<i8"), ("bias_len", "<i8"), ("bias_step", "<i8")]
 UFD_FIELDS = [(name, "<i4") for name in ["images", "in_h", "in_w", "channels", "taps_h", "taps_w",
                                           "up_x", "up_y", "down_x", "down_y",
@@ -233,7 +233,7 @@ def _full_attrs(attrs):
 
 
 def fused_bias_act_cases():
-    """[(name, shape, axis or None, act, grad, alpha, gain, value scale)]."""
+    """[(name, shape, axis or None, act, grad, alpha, gain, value scale, clamp or -1)]."""
     layouts = [("NCHW", [4, 8, 6, 5], 1), ("dense", [16, 32], 1), ("NHWC", [2, 5, 7, 8], 3),
                ("axis 0", [6, 4, 3], 0), ("no bias", [3, 50], None), ("large NCHW", [8, 64, 32, 32], 1)]
     cases = []
@@ -241,10 +241,11 @@ def fused_bias_act_cases():
         alpha, gain = DEFAULT_ALPHA.get(act, 0.0), DEFAULT_GAIN.get(act, 1.0)
         for grad in range(3):
             for layout, shape, axis in layouts:
-                cases.append((layout, shape, axis, act, grad, alpha, gain, 2.0))
-            cases.append(("gain 0.7", [4, 8, 6, 5], 1, act, grad, 0.3 if act == "lrelu" else 0.0, 0.7, 2.0))
-            cases.append(("gain 0", [4, 8], 1, act, grad, alpha, 0.0, 2.0))
-            cases.append(("inputs +-100", [4, 64], 1, act, grad, alpha, gain, 100.0))
+                cases.append((layout, shape, axis, act, grad, alpha, gain, 2.0, -1.0))
+            cases.append(("gain 0.7", [4, 8, 6, 5], 1, act, grad, 0.3 if act == "lrelu" else 0.0, 0.7, 2.0, -1.0))
+            cases.append(("gain 0", [4, 8], 1, act, grad, alpha, 0.0, 2.0, -1.0))
+            cases.append(("inputs +-100", [4, 64], 1, act, grad, alpha, gain, 100.0, -1.0))
+            cases.append(("clamp 0.5", [4, 8, 6, 5], 1, act, grad, alpha, gain, 2.0, 0.5))
     return cases
 
 
@@ -351,7 +352,7 @@ def check_upfirdn_2d(device, rnd, count_random, report):
 
 def check_fused_bias_act(device, rnd, report):
     empty = np.zeros(0, dtype=np.float32)
-    for layout, shape, axis, act, grad, alpha, gain, scale in fused_bias_act_cases():
+    for layout, shape, axis, act, grad, alpha, gain, scale, clamp in fused_bias_act_cases():
         x = (rnd.randn(*shape) * scale).astype(np.float32)
         if scale > 10:  # Half the inputs at exactly +-scale.
             x.flat[::2] = np.sign(x.flat[::2]) * scale
@@ -364,11 +365,16 @@ def check_fused_bias_act(device, rnd, report):
 
         params = np.zeros(1, dtype=FBA_DTYPE)
         params["act"], params["alpha"], params["gain"], params["count"] = ACT_INDEX[act], alpha, gain, x.size
-        params["grad"] = grad
+        params["grad"], params["clamp"] = grad, clamp
+        forward = gain * activation_reference(act, 0, s, alpha)
+        if clamp >= 0:
+            # The derivative kernels read the clipped forward output and must zero where it was clipped.
+            reached = np.abs(np.clip(forward, -clamp, clamp).astype(np.float32)) >= np.float32(clamp)
+            forward = np.clip(forward, -clamp, clamp)
         if grad == 0:
             params["bias_len"], params["bias_step"] = bias.size, step
             inputs = [x, bias, empty]
-            expected = gain * activation_reference(act, 0, s, alpha)
+            expected = forward
         else:
             # As the op's gradient does: the incoming gradient in x; for swish the forward input and its
             # bias, for the others only the forward output.
@@ -376,12 +382,14 @@ def check_fused_bias_act(device, rnd, report):
             if act == "swish":
                 ref_in, bias_in = x, bias
             else:
-                ref_in, bias_in = (gain * activation_reference(act, 0, s, alpha)).astype(np.float32), empty
-            if act == "linear":
+                ref_in, bias_in = forward.astype(np.float32), empty
+            if act == "linear" and clamp < 0:
                 ref_in = empty
             params["bias_len"], params["bias_step"] = bias_in.size, step
             inputs = [incoming, bias_in, ref_in]
             expected = incoming * gain * activation_reference(act, grad, s, alpha)
+            if clamp >= 0:
+                expected = np.where(reached, 0.0, expected)
         for launch in ["op", "narrow"]:
             y = device.run("fused_bias_act", params, inputs, x.size, launch)
             report("fused_bias_act", "%-8s grad %d %-12s alpha %.2g gain %.3g" % (act, grad, layout, alpha, gain),

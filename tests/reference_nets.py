@@ -30,3 +30,15 @@ def build_reference_networks(ref_dir, name):
     for net, file_name in [(G, "vars_G.npz"), (D, "vars_D.npz"), (Gs, "vars_Gs.npz")]:
         assign_vars(net, os.path.join(ref_dir, name, file_name))
     return G, D, Gs
+
+
+def build_ada_reference_networks(ref_dir, name, **extra_kwargs):
+    """(G, D, Gs) of an ADA reference folder (meta.json has G_kwargs and D_kwargs), built by our
+    training.networks with the official variable values; `extra_kwargs` go to both (e.g. data_format)."""
+    meta = load_meta(ref_dir, name)
+    G = tflib.Network("G", func_name="training.networks.G_main", **dict(meta["G_kwargs"], **extra_kwargs))
+    D = tflib.Network("D", func_name="training.networks.D_main", **dict(meta["D_kwargs"], **extra_kwargs))
+    Gs = G.clone("Gs")
+    for net, file_name in [(G, "vars_G.npz"), (D, "vars_D.npz"), (Gs, "vars_Gs.npz")]:
+        assign_vars(net, os.path.join(ref_dir, name, file_name))
+    return G, D, Gs

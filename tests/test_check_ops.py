@@ -29,6 +29,6 @@ def test_fixed_checks_and_sweep_pass_with_onednn_on_and_off():
     assert status == 0 and "MISMATCH" not in output, output
     # Each subprocess also ran the fixed checks first, naming the implementation.
     assert output.count("Implementations checked: ref") == 2
-    for op in ("fused_bias_act lrelu", "upsample_2d", "downsample_2d", "upsample_conv_2d", "conv_downsample_2d"):
+    for op in ("fused_bias_act lrelu", "fused_bias_act clamp", "upsample_2d", "downsample_2d", "upsample_conv_2d", "conv_downsample_2d"):
         assert len(re.findall(r"^%s\s+ref\s+\S+\s+ok$" % re.escape(op), output, re.M)) == 2, output
     assert output.count("All checks passed.") == 2

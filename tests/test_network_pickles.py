@@ -196,3 +196,39 @@ def test_run_training_allow_code_execution_reaches_the_resume_load(sess, tmp_pat
     assert run_training.main(base + ["--allow-code-execution"]) == 0
     assert [kwargs["resume_allow_code_execution"] for kwargs in seen] == [True]
     assert "resume_allow_code_execution" in inspect.signature(training_loop.training_loop).parameters
+
+
+def test_stylegan2_ada_names_urls_and_transfer_sources(sess, tmp_path, monkeypatch):
+    root = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada/pretrained/"
+    assert sorted(pretrained_networks.ada_urls) == sorted(["metfaces", "brecahad", "afhqcat", "afhqdog", "afhqwild",
+                                                           "cifar10", "ffhq"])
+    assert pretrained_networks.get_path_or_url("ada:metfaces") == root + "metfaces.pkl"
+    assert pretrained_networks.get_path_or_url(root + "cifar10.pkl") == root + "cifar10.pkl"
+    assert all(misc.is_trusted_source(url) for url in pretrained_networks.ada_urls.values())
+    with pytest.raises(misc.NetworkPickleError, match="ada:nope: unknown StyleGAN2-ADA network; known names: ada:metfaces"):
+        pretrained_networks.get_path_or_url("ada:nope")
+    sources = pretrained_networks.transfer_learning_sources
+    assert sources == {name: root + "transfer-learning-source-nets/" + file_name for name, file_name in [
+        ("ffhq256", "ffhq-res256-mirror-paper256-noaug.pkl"), ("ffhq512", "ffhq-res512-mirror-stylegan2-noaug.pkl"),
+        ("ffhq1024", "ffhq-res1024-mirror-stylegan2-noaug.pkl"),
+        ("celebahq256", "celebahq-res256-mirror-paper256-kimg100000-ada-target0.5.pkl"),
+        ("lsundog256", "lsundog-res256-paper256-kimg100000-noaug.pkl")]}
+    # ada: names load through the download cache like any URL (here served from a local file).
+    path, _ = _tiny_pickle(tmp_path)
+    monkeypatch.setattr(pretrained_networks, "_cached_networks", {})
+    monkeypatch.setattr(network_pickle, "open_file_or_url", lambda f: open(path, "rb") if f == root + "afhqcat.pkl" else None)
+    assert pretrained_networks.load_Gs("ada:afhqcat").name == "Gs"  # Trusted: its embedded code may run.
+
+
+def test_only_ada_networks_pickle_as_version_5(sess):
+    G = Network("G", func_name="training.networks_stylegan2.G_main", resolution=8, latent_size=4, dlatent_size=4,
+                fmap_base=8, fmap_max=4, mapping_layers=1, mapping_fmaps=4)
+    state = G.__getstate__()
+    assert state["version"] == 4 and "input_shapes" not in state
+    tiny = Network("T", func_name=tiny_nets.dense_net)
+    assert tiny.__getstate__()["version"] == 4
+    ada = Network("G", func_name="training.networks.G_mapping", latent_size=4, dlatent_size=4, mapping_layers=1)
+    state = ada.__getstate__()
+    assert state["version"] == 5 and list(state)[-4:] == ["input_shapes", "output_shapes", "input_names", "output_names"]
+    assert (state["input_shapes"], state["output_shapes"]) == ([[None, 4], [None, 0]], [[None, 4]])
+    assert (state["input_names"], state["output_names"]) == (["latents_in", "labels_in"], ["dlatents_out"])

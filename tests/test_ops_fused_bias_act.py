@@ -447,3 +447,54 @@ def test_cuda_second_order_through_variables(sess, cuda_plugin, act):
     for ref_value, cuda_value in zip(values["ref"], values["cuda"]):
         assert np.max(np.abs(ref_value)) > 1e-3
         assert_close(cuda_value, ref_value, 1e-5)
+
+
+# ----------------------------------------------------------------------------------------------------
+# clamp (StyleGAN2-ADA): y clipped to [-clamp, clamp], derivatives 0 where clipped.
+
+
+@impls_param()
+@pytest.mark.parametrize("act", ["lrelu", "linear", "tanh", "swish"])
+def test_clamp_clips_values_and_zeroes_gradients_where_clipped(sess, request, impl, act):
+    need_plugin(impl, request)
+    rnd = np.random.RandomState(11)
+    axis, clamp = 1, 0.6
+    x64 = rnd.randn(4, 6, 5) * 1.5
+    b64 = rnd.randn(6) * 0.3
+    spec = fba.activation_funcs[act]
+    unclipped = np_fused_bias_act(x64, b64, axis, act, spec.def_alpha, spec.def_gain)
+    # No element within 1e-3 of the clamp, where float32 rounding could decide the side.
+    x64 = np.where(np.abs(np.abs(unclipped) - clamp) < 1e-3, x64 + 0.01, x64)
+    unclipped = np_fused_bias_act(x64, b64, axis, act, spec.def_alpha, spec.def_gain)
+    inside = np.abs(unclipped) < clamp
+    assert 0.2 < inside.mean() < 0.9  # Both cases are exercised.
+    R = rnd.randn(*x64.shape)
+    xt, bt = tf.constant(x64, tf.float32), tf.constant(b64, tf.float32)
+    y = fba.fused_bias_act(xt, bt, axis=axis, act=act, clamp=clamp, impl=impl)
+    dx, db = tf.gradients(tf.reduce_sum(y * R), [xt, bt])
+    d2x = tf.gradients(tf.reduce_sum(tf.square(dx)), [xt])[0]
+    y_v, dx_v, db_v, d2x_v = sess.run([y, dx, db, tf.zeros_like(xt) if d2x is None else d2x])
+    assert_close(y_v, np.clip(unclipped, -clamp, clamp), 1e-5, "y")
+    ds = np.where(inside, np_first_grads(x64, b64, axis, act, spec.def_alpha, spec.def_gain, R)[0], 0.0)
+    assert_close(dx_v, ds, 1e-5, "dx")
+    assert_close(db_v, np_sum_to_bias(ds, axis), 1e-5, "db")
+    assert np.all(d2x_v[~inside] == 0), "second derivative where clipped"
+
+
+def test_clamp_ref_and_cuda_agree_in_float16(sess, cuda_plugin):
+    x = np.random.RandomState(12).randn(3, 8, 4, 4).astype(np.float16) * 4
+    xt = tf.constant(x)
+    outs = [fba.fused_bias_act(xt, act="lrelu", clamp=2.5, impl=impl) for impl in ["ref", "cuda"]]
+    grads = [tf.gradients(tf.reduce_sum(out), [xt])[0] for out in outs]
+    y_ref, y_cuda, g_ref, g_cuda = sess.run(outs + grads)
+    assert y_cuda.dtype == np.float16 and np.abs(y_cuda).max() <= 2.5
+    assert_close(y_cuda, y_ref.astype(np.float64), 1e-2)  # float16 rounding of (x * gain) differs.
+    inside = np.abs(y_ref) < 2.4  # Away from the clamp, where the two roundings agree on the side.
+    assert_close(g_cuda[inside], g_ref[inside].astype(np.float64), 1e-2)
+    unclipped = np_fused_bias_act(x.astype(np.float64), None, 1, "lrelu", 0.2, np.sqrt(2))
+    assert np.all(g_cuda[np.abs(y_cuda) >= 2.5] == 0) and np.all(g_ref[np.abs(unclipped) > 2.6] == 0)
+
+
+def test_clamp_must_be_a_nonnegative_number(sess):
+    with pytest.raises(ValueError, match="clamp must be None or a number >= 0"):
+        fba.fused_bias_act(tf.zeros([2, 3]), clamp=-1, impl="ref")

@@ -246,3 +246,42 @@ def test_a_huge_seed_range_is_stored_as_its_expression(tmp_path, capsys, monkeyp
     assert "0/100000000" in capsys.readouterr().err
     assert (run_dir / "_failed.txt").read_text() == "_StopAfterThree: enough\n"
     assert not (run_dir / "_finished.txt").exists()
+
+
+@pytest.mark.slow_on_tf1  # CLI behaviour, not TF-version specific: TF 2.x only in CI
+def test_generate_images_with_an_ada_pickle(reference, tmp_path, monkeypatch):
+    """A StyleGAN2-ADA pickle (version 5, written by us from ada-uncond32) through generate-images: the
+    official seeding protocol (z, then every noise map, from RandomState(seed)) on the ADA generator."""
+    from reference_nets import build_ada_reference_networks
+    path = str(tmp_path / "ada.pkl")
+    expected = {}
+    with tf.Graph().as_default(), tflib.create_session().as_default():
+        G, D, Gs = build_ada_reference_networks(reference, "ada-uncond32")
+        misc.save_pkl((G, D, Gs), path)
+        noise_vars = [var for name, var in Gs.components.synthesis.vars.items() if name.startswith("noise")]
+        for seed in [3, 4]:
+            rnd = np.random.RandomState(seed)
+            z = rnd.randn(1, 64)
+            tflib.set_vars({var: rnd.randn(*var.shape.as_list()) for var in noise_vars})
+            expected[seed] = Gs.run(z, None, truncation_psi=0.7, randomize_noise=False,
+                                    output_transform=dict(func=tflib.convert_images_to_uint8, nchw_to_nhwc=True))[0]
+    with open(path, "rb") as f:
+        assert _StateOnly(f).load()[0]["version"] == 5
+    images = _generate_in_process(path, tmp_path / "out", monkeypatch, [3, 4], truncation_psi=0.7)
+    for seed in [3, 4]:
+        assert images[seed].shape == (32, 32, 3)
+        np.testing.assert_array_equal(images[seed], expected[seed])
+
+
+class _StateOnly(pickle.Unpickler):
+    """Reads a network pickle into plain state dicts (Network replaced by a dict), to look at the format."""
+
+    def find_class(self, module, name):
+        if (module, name) == ("dnnlib.tflib.network", "Network"):
+            return _StateDict
+        return super().find_class(module, name)
+
+
+class _StateDict(dict):
+    def __setstate__(self, state):
+        self.update(state)

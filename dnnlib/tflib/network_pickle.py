@@ -3,13 +3,17 @@
 A network pickle is a plain pickle (protocol 4) of `Network` objects, typically the tuple `(G, D, Gs)`.
 Each Network pickles as a dict, its *state*, with exactly these keys, in this order:
 
-    version           4 (states of versions 2 and 3 load too)
+    version           4 (states of versions 2 and 3 load too); 5 for StyleGAN2-ADA networks
     name              the network's name, e.g. "G", "G_synthesis"
     static_kwargs     plain dict of the keyword arguments of its build function
     components        plain dict of its sub-networks (each pickled the same way)
     build_module_src  the full source text of the module that defines the build function
     build_func_name   the build function's name in that module
     variables         [(local_name, numpy value)] of its own variables, in creation order
+
+Version 5 (StyleGAN2-ADA's format, written for networks whose build module is `training.networks`,
+ours or an embedded copy) appends `input_shapes`, `output_shapes` (lists with None for the batch),
+`input_names` and `output_names`.
 
 Because the state carries source code, unpickling can execute code. `load` therefore runs in one of two
 modes, chosen by the caller with `allow_code_execution`:
@@ -24,6 +28,7 @@ Writing (`save`) produces files that the official code reads under NumPy 1.
 """
 
 import ast
+import functools
 import importlib
 import inspect
 import io
@@ -39,18 +44,22 @@ from .. import util
 from . import tfutil
 
 STATE_VERSION = 4
-READABLE_STATE_VERSIONS = (2, 3, 4)
+ADA_STATE_VERSION = 5
+READABLE_STATE_VERSIONS = (2, 3, 4, 5)
 
 # Pickles from NVIDIA's download server (the official networks and the metric networks) load with code
 # execution allowed unless the caller says otherwise; everything else loads in safe mode by default.
 TRUSTED_URL_PREFIXES = (
     "https://nvlabs-fi-cdn.nvidia.com/stylegan2/networks/",
     "https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/",
+    "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada/pretrained/",
 )
 
 # Build modules of this project, each with the function names that identify an embedded copy of it.
 # A state whose source defines all of them (and the build function) is built with our module instead.
+ADA_BUILD_MODULE = "training.networks"  # Networks of this module pickle as version 5.
 KNOWN_BUILD_MODULES = (
+    (ADA_BUILD_MODULE, ("G_main", "G_mapping", "G_synthesis", "D_main")),
     ("training.networks_stylegan2", ("G_main", "G_mapping", "G_synthesis_stylegan2", "D_stylegan2")),
     ("training.networks_stylegan", ("G_style", "G_mapping", "G_synthesis", "D_basic")),
 )
@@ -100,13 +109,20 @@ def module_source(module: types.ModuleType) -> str:
     return known if known is not None else inspect.getsource(module)
 
 
-def _defined_function_names(src: str) -> set:
+@functools.lru_cache(maxsize=8)  # Pickling (G, D, Gs) asks about the same few sources many times.
+def _defined_function_names(src: str) -> frozenset:
     """Names of the top-level `def`s of a module source, found by parsing (nothing is executed)."""
     try:
         body = ast.parse(src).body
     except (SyntaxError, ValueError):
-        return set()
-    return {node.name for node in body if isinstance(node, ast.FunctionDef)}
+        return frozenset()
+    return frozenset(node.name for node in body if isinstance(node, ast.FunctionDef))
+
+
+def _is_copy_of(src: str, module_name: str) -> bool:
+    """Does `src` define every function that identifies `module_name` in KNOWN_BUILD_MODULES?"""
+    signature_names = dict(KNOWN_BUILD_MODULES)[module_name]
+    return set(signature_names) <= _defined_function_names(src)
 
 
 def _our_build_func(src: str, func_name: str) -> Any:
@@ -143,16 +159,25 @@ def _exec_embedded_source(src: str, func_name: str) -> Callable:
 # Network state <-> Network.
 
 def network_state(net: Any) -> dict:
-    """The pickled state of a Network (see the module docstring for its keys)."""
+    """The pickled state of a Network (see the module docstring for its keys): version 5 when its build
+    module is (a copy of) `training.networks`, else version 4."""
     names = list(net.own_vars.keys())
     values = tfutil.run([net.own_vars[name] for name in names])
-    return dict(version=STATE_VERSION,
-                name=net.name,
-                static_kwargs=dict(net.static_kwargs),
-                components=dict(net.components),
-                build_module_src=net._build_module_src,  # pylint: disable=protected-access
-                build_func_name=net._build_func_name,  # pylint: disable=protected-access
-                variables=list(zip(names, values)))
+    src = net._build_module_src  # pylint: disable=protected-access
+    is_ada = _is_copy_of(src, ADA_BUILD_MODULE)
+    state = dict(version=ADA_STATE_VERSION if is_ada else STATE_VERSION,
+                 name=net.name,
+                 static_kwargs=dict(net.static_kwargs),
+                 components=dict(net.components),
+                 build_module_src=src,
+                 build_func_name=net._build_func_name,  # pylint: disable=protected-access
+                 variables=list(zip(names, values)))
+    if is_ada:
+        state.update(input_shapes=[list(shape) for shape in net.input_shapes],
+                     output_shapes=[list(shape) for shape in net.output_shapes],
+                     input_names=list(net.input_names),
+                     output_names=list(net.output_names))
+    return state
 
 
 def _accepted_state(state: dict, allow_code_execution: bool) -> tuple:

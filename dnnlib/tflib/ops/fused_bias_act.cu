@@ -5,7 +5,8 @@
 //
 //   inputs   x, b, ref (type T: float or half); b is 1-D (may be empty), ref is empty or shaped like x
 //   output   y, shaped like x
-//   attrs    grad (0, 1, 2), axis (the axis of x that b runs along), act (1..9), alpha, gain
+//   attrs    grad (0, 1, 2), axis (the axis of x that b runs along), act (1..9), alpha, gain,
+//            clamp (clip y to [-clamp, clamp]; -1 = off)
 
 #define EIGEN_USE_THREADS
 #if GOOGLE_CUDA
@@ -98,6 +99,7 @@ public:
         OP_REQUIRES_OK(context, context->GetAttr("act", &attrs_.act));
         OP_REQUIRES_OK(context, context->GetAttr("alpha", &attrs_.alpha));
         OP_REQUIRES_OK(context, context->GetAttr("gain", &attrs_.gain));
+        OP_REQUIRES_OK(context, context->GetAttr("clamp", &attrs_.clamp));
         OP_REQUIRES(context, 0 <= attrs_.grad && attrs_.grad <= 2,
                     errors::InvalidArgument("FusedBiasAct: grad must be 0, 1 or 2, got ", attrs_.grad));
         OP_REQUIRES(context, fba::kLinear <= attrs_.act && attrs_.act <= fba::kSwish,
@@ -110,7 +112,7 @@ public:
         const Tensor& b = context->input(1);
         const Tensor& ref = context->input(2);
         fba::Params p = attrs_;
-        const bool reads_ref = attrs_.grad > 0 && attrs_.act != fba::kLinear;
+        const bool reads_ref = attrs_.grad > 0 && (attrs_.act != fba::kLinear || attrs_.clamp >= 0.0f);
         OP_REQUIRES_OK(context, describe_inputs(x, b, ref, axis_, reads_ref, &p));
 
         Tensor* y = nullptr;
@@ -132,6 +134,7 @@ REGISTER_OP("FusedBiasAct")
     .Input("x: T").Input("b: T").Input("ref: T").Output("y: T")
     .Attr("T: {float, half}").Attr("grad: int = 0").Attr("axis: int = 1")
     .Attr("act: int = 0").Attr("alpha: float = 0.0").Attr("gain: float = 1.0")
+    .Attr("clamp: float = -1.0")
     .SetShapeFn(::tensorflow::shape_inference::UnchangedShape);
 
 #define FBA_REGISTER(device_enum, device_type, value_type)                                       \

@@ -1,4 +1,5 @@
-"""Fused bias + activation + gain: `y = act(x + b, alpha) * gain`, with b broadcast along `axis`.
+"""Fused bias + activation + gain: `y = act(x + b, alpha) * gain`, with b broadcast along `axis`,
+optionally clipped to [-clamp, clamp].
 
 Two implementations with the same results: 'ref' (plain TF ops, differentiable to any order through
 TF autodiff) and 'cuda' (the `FusedBiasAct` op of fused_bias_act.cu, first and second derivatives
@@ -36,8 +37,8 @@ def _cuda_file():
     return os.path.splitext(__file__)[0] + ".cu"
 
 
-def fused_bias_act(x, b=None, axis=1, act="linear", alpha=None, gain=None, impl=None):
-    """Add bias `b` along `axis`, apply activation `act`, multiply by `gain`.
+def fused_bias_act(x, b=None, axis=1, act="linear", alpha=None, gain=None, clamp=None, impl=None):
+    """Add bias `b` along `axis`, apply activation `act`, multiply by `gain`, clip to [-clamp, clamp].
 
     Args:
         x:     Tensor of any rank >= 1, float32 or float16: `[N, C]`, `[N, C, H, W]`, `[N, H, W, C]`, ...
@@ -46,6 +47,8 @@ def fused_bias_act(x, b=None, axis=1, act="linear", alpha=None, gain=None, impl=
         act:   One of `activation_funcs`: linear, relu, lrelu, tanh, sigmoid, elu, selu, softplus, swish.
         alpha: Shape parameter of the activation (only lrelu uses it); None = the activation's default.
         gain:  Output scale; None = the activation's default (sqrt(2) for relu/lrelu/swish, else 1).
+        clamp: None (no clipping) or a number >= 0: the output is clipped to [-clamp, clamp] and its
+               gradient is 0 where clipped ('ref': strictly outside the range; 'cuda': where |y| >= clamp).
         impl:  'ref' (plain TF ops), 'cuda' (the custom op), or None to let `custom_ops` choose.
 
     Returns:
@@ -65,10 +68,12 @@ def fused_bias_act(x, b=None, axis=1, act="linear", alpha=None, gain=None, impl=
     spec = activation_funcs[act]
     alpha = spec.def_alpha if alpha is None else alpha
     gain = spec.def_gain if gain is None else gain
+    if clamp is not None and not clamp >= 0:
+        raise ValueError("fused_bias_act: clamp must be None or a number >= 0, got %r" % (clamp,))
 
     if impl == "ref":
-        return _fused_bias_act_ref(x, b, axis, spec, alpha, gain)
-    return _fused_bias_act_cuda(x, b, axis, spec, alpha, gain)
+        return _fused_bias_act_ref(x, b, axis, spec, alpha, gain, clamp)
+    return _fused_bias_act_cuda(x, b, axis, spec, alpha, gain, clamp)
 
 
 def _check_args(x, b, axis):
@@ -95,25 +100,29 @@ def _bias_shape(rank, axis):
 # ----------------------------------------------------------------------------------------------------
 
 
-def _fused_bias_act_ref(x, b, axis, spec, alpha, gain):
-    """Plain TF ops; TF autodiff gives the derivatives."""
+def _fused_bias_act_ref(x, b, axis, spec, alpha, gain, clamp):
+    """Plain TF ops; TF autodiff gives the derivatives (clip_by_value's is 0 strictly outside the range)."""
     rank = x.shape.ndims
     if b is not None:
         x = x + tf.reshape(b, _bias_shape(rank, axis))
     x = spec.func(x, alpha=alpha)
     if gain != 1:
         x = x * tf.cast(gain, x.dtype)
+    if clamp is not None:
+        limit = tf.cast(clamp, x.dtype)
+        x = tf.clip_by_value(x, -limit, limit)
     return x
 
 
 # ----------------------------------------------------------------------------------------------------
 
 
-def _fused_bias_act_cuda(x, b, axis, spec, alpha, gain):
+def _fused_bias_act_cuda(x, b, axis, spec, alpha, gain, clamp):
     """The `FusedBiasAct` op with custom gradients (first and second order).
 
     With s = x + b and y = gain * f(s), the op computes y (grad=0), g * gain * f'(s) (grad=1) and
     g * gain * f''(s) (grad=2) for an incoming gradient g; s comes from `ref` (see the .cu file).
+    With a clamp, the op clips y and zeroes both derivatives where |y| >= clamp.
     """
     from .. import custom_ops  # pylint: disable=import-outside-toplevel
     plugin = custom_ops.get_plugin(_cuda_file())
@@ -121,7 +130,8 @@ def _fused_bias_act_cuda(x, b, axis, spec, alpha, gain):
     rank = x.shape.ndims
     has_bias = b is not None
     empty = tf.constant([], dtype=x.dtype)
-    attrs = dict(axis=axis, act=spec.cuda_idx, alpha=float(alpha or 0), gain=float(gain))
+    attrs = dict(axis=axis, act=spec.cuda_idx, alpha=float(alpha or 0), gain=float(gain),
+                 clamp=-1.0 if clamp is None else float(clamp))
 
     def run_op(v, bias, ref, grad):
         out = plugin.fused_bias_act(x=v, b=bias, ref=ref, grad=grad, **attrs)

@@ -10,6 +10,9 @@
 //     grad 1:  y = x[i] * gain * f'(s)      here x is an incoming gradient
 //     grad 2:  y = x[i] * gain * f''(s)
 //
+// With clamp >= 0 the forward output is clipped to [-clamp, clamp] and both derivatives are 0 where
+// the forward output reached the clamp (|y| >= clamp); clamp < 0 turns clipping off.
+//
 // The derivative passes do not get s itself. Swish gets it back as ref[i] + bias (ref = the
 // forward input); the other activations get ref = the forward output, and express f' and f''
 // through u = ref[i] / gain = f(s). Activation numbers are the `cuda_idx` of fused_bias_act.py.
@@ -30,13 +33,14 @@ namespace fba {
 
 enum Activation { kLinear = 1, kRelu, kLrelu, kTanh, kSigmoid, kElu, kSelu, kSoftplus, kSwish };
 
-// Everything a launch needs besides the pointers. Four 4-byte fields, then three 8-byte ones: no
-// padding, so the GPU check can lay the same bytes out with NumPy.
+// Everything a launch needs besides the pointers. Five 4-byte fields, then three 8-byte ones (the
+// compiler pads after `clamp`; the GPU check measures the layout and lays the same bytes out with NumPy).
 struct Params {
     int grad;             // 0, 1 or 2: which of the three formulas above.
     int act;              // An Activation.
     float alpha;          // lrelu's slope below zero.
     float gain;
+    float clamp;          // Output range [-clamp, clamp]; negative: no clipping.
     long long count;      // Elements of x (and of y).
     long long bias_len;   // Elements of the bias; 0 = no bias.
     long long bias_step;  // Distance in x between neighbouring bias entries.
@@ -141,17 +145,32 @@ FBA_FN float activation_term(int act, int order, float v, float alpha)
 //------------------------------------------------------------------------------------------------
 // One output element, computed in float whatever T is (float, Eigen::half or __half).
 
+// Did the forward output of element i reach the clamp? `ref` is the forward output, except for
+// swish, where it is the forward input (then the output is recomputed from it).
+template <typename T>
+FBA_FN bool clamped(const Params& p, const T* ref, float bias, long long i)
+{
+    if (p.clamp < 0.0f)
+        return false;
+    float y = (float)ref[i];
+    if (p.act == kSwish)
+        y = p.gain * activation_term(kSwish, 0, y + bias, p.alpha);
+    return fabsf(y) >= p.clamp;
+}
+
 template <typename T>
 FBA_FN float output_element(const Params& p, const T* x, const T* b, const T* ref, long long i)
 {
     const float bias = (p.bias_len > 0) ? (float)b[(i / p.bias_step) % p.bias_len] : 0.0f;
     const float xi = (float)x[i];
-    if (p.grad == 0)
-        return p.gain * activation_term(p.act, 0, xi + bias, p.alpha);
-    if (p.gain == 0.0f)
-        return 0.0f;  // Every derivative is a multiple of gain; u = ref / gain would be 0/0.
+    if (p.grad == 0) {
+        const float y = p.gain * activation_term(p.act, 0, xi + bias, p.alpha);
+        return (p.clamp < 0.0f) ? y : fminf(fmaxf(y, -p.clamp), p.clamp);
+    }
+    if (p.gain == 0.0f || clamped(p, ref, bias, i))
+        return 0.0f;  // Every derivative is a multiple of gain (u = ref / gain would be 0/0), or clipped.
 
-    float v = 0.0f;  // linear reads no ref (it may be empty).
+    float v = 0.0f;  // linear reads no ref (it may be empty when nothing is clamped).
     if (p.act == kSwish)
         v = (float)ref[i] + bias;
     else if (p.act != kLinear)

@@ -250,23 +250,31 @@ def _simple_upfirdn_2d(x, k, up=1, down=1, pad0=0, pad1=0, data_format="NCHW", i
     return upfirdn_2d(x, k, upx=up, upy=up, downx=down, downy=down, padx0=pad0, padx1=pad1, pady0=pad0, pady1=pad1, impl=impl)
 
 
-def filter_2d(x, k, gain=1, data_format="NCHW", impl=None):
+def _check_padding(padding, func_name):
+    if not isinstance(padding, (int, np.integer)):
+        raise ValueError("%s: padding must be an int, got %r" % (func_name, padding))
+
+
+def filter_2d(x, k, gain=1, padding=0, data_format="NCHW", impl=None):
     """Filter a batch of images with FIR kernel `k` (1-D: separable), keeping the size.
 
     Args:
         x: `[N, C, H, W]` or `[N, H, W, C]` images (see `data_format`).
         k: FIR kernel, 1-D or square 2-D; normalised to sum 1, then scaled by `gain`.
         gain: scaling factor of the output.
+        padding: extra output pixels on each side (negative: fewer).
     Returns:
-        Images of the same shape as `x`.
+        Images of the shape of `x`, H and W grown by 2 * padding.
     """
     _check_data_format(data_format, "filter_2d")
+    _check_padding(padding, "filter_2d")
     k = _setup_kernel(k) * gain
-    p = k.shape[0] - 1
-    return _simple_upfirdn_2d(x, k, pad0=(p + 1) // 2, pad1=p // 2, data_format=data_format, impl=impl)
+    taps = k.shape[0]
+    return _simple_upfirdn_2d(x, k, pad0=taps // 2 + padding, pad1=(taps - 1) // 2 + padding,
+                              data_format=data_format, impl=impl)
 
 
-def upsample_2d(x, k=None, factor=2, gain=1, data_format="NCHW", impl=None):
+def upsample_2d(x, k=None, factor=2, gain=1, padding=0, data_format="NCHW", impl=None):
     """Upsample a batch of images by `factor` and filter with `k` (default: nearest neighbour).
 
     Args:
@@ -274,21 +282,23 @@ def upsample_2d(x, k=None, factor=2, gain=1, data_format="NCHW", impl=None):
         k: FIR kernel, 1-D or square 2-D (default `[1] * factor`), normalised to sum 1.
         factor: integer upsampling factor.
         gain: scaling factor of the output.
+        padding: extra output pixels on each side (negative: fewer).
     Returns:
-        `[N, C, H * factor, W * factor]` (or NHWC) images.
+        `[N, C, H * factor + 2 * padding, W * factor + 2 * padding]` (or NHWC) images.
     """
     _check_data_format(data_format, "upsample_2d")
     _check_factor(factor, "upsample_2d")
+    _check_padding(padding, "upsample_2d")
     if k is None:
         k = [1] * factor
     # The zeros inserted by upsampling dilute the signal by factor^2, hence the extra gain.
     k = _setup_kernel(k) * (gain * (factor ** 2))
-    p = k.shape[0] - factor
-    return _simple_upfirdn_2d(x, k, up=factor, pad0=(p + 1) // 2 + factor - 1, pad1=p // 2,
-                              data_format=data_format, impl=impl)
+    taps = k.shape[0]
+    return _simple_upfirdn_2d(x, k, up=factor, pad0=(taps + factor - 1) // 2 + padding,
+                              pad1=(taps - factor) // 2 + padding, data_format=data_format, impl=impl)
 
 
-def downsample_2d(x, k=None, factor=2, gain=1, data_format="NCHW", impl=None):
+def downsample_2d(x, k=None, factor=2, gain=1, padding=0, data_format="NCHW", impl=None):
     """Filter a batch of images with `k` (default: box filter) and downsample by `factor`.
 
     Args:
@@ -296,16 +306,19 @@ def downsample_2d(x, k=None, factor=2, gain=1, data_format="NCHW", impl=None):
         k: FIR kernel, 1-D or square 2-D (default `[1] * factor`), normalised to sum 1.
         factor: integer downsampling factor.
         gain: scaling factor of the output.
+        padding: extra output pixels on each side (negative: fewer).
     Returns:
-        `[N, C, H // factor, W // factor]` (or NHWC) images.
+        `[N, C, H // factor + 2 * padding, W // factor + 2 * padding]` (or NHWC) images.
     """
     _check_data_format(data_format, "downsample_2d")
     _check_factor(factor, "downsample_2d")
+    _check_padding(padding, "downsample_2d")
     if k is None:
         k = [1] * factor
     k = _setup_kernel(k) * gain
-    p = k.shape[0] - factor
-    return _simple_upfirdn_2d(x, k, down=factor, pad0=(p + 1) // 2, pad1=p // 2, data_format=data_format, impl=impl)
+    taps, extra = k.shape[0], padding * factor
+    return _simple_upfirdn_2d(x, k, down=factor, pad0=(taps - factor + 1) // 2 + extra,
+                              pad1=(taps - factor) // 2 + extra, data_format=data_format, impl=impl)
 
 
 def _conv_weight_shape(x, w, data_format, func_name):
@@ -347,7 +360,7 @@ def _conv_weight_shape(x, w, data_format, func_name):
     return w, (conv_h, conv_w, in_c, out_c), num_groups
 
 
-def upsample_conv_2d(x, w, k=None, factor=2, gain=1, data_format="NCHW", impl=None):
+def upsample_conv_2d(x, w, k=None, factor=2, gain=1, padding=0, data_format="NCHW", impl=None):
     """Upsampling transposed convolution followed by FIR filtering (one layer of the StyleGAN2 generator).
 
     Args:
@@ -358,20 +371,22 @@ def upsample_conv_2d(x, w, k=None, factor=2, gain=1, data_format="NCHW", impl=No
         k: FIR kernel, 1-D or square 2-D (default `[1] * factor`), normalised to sum 1.
         factor: integer upsampling factor.
         gain: scaling factor of the output.
+        padding: extra output pixels on each side (negative: fewer).
     Returns:
         `[N, outC, H * factor, W * factor]` (or NHWC) images for factor 2 (for other factors the
-        official padding gives `H * factor + 2 - factor`).
+        official padding gives `H * factor + 2 - factor`), H and W grown by 2 * padding.
     """
     x = tf.convert_to_tensor(x)
     _check_data_format(data_format, "upsample_conv_2d")
     _check_factor(factor, "upsample_conv_2d")
+    _check_padding(padding, "upsample_conv_2d")
     if x.shape.rank != 4:
         raise ValueError("upsample_conv_2d: x must be a 4-D image tensor, got shape %s" % (x.shape,))
     w, (conv_h, conv_w, in_c, out_c), num_groups = _conv_weight_shape(x, w, data_format, "upsample_conv_2d")
     if k is None:
         k = [1] * factor
     k = _setup_kernel(k) * (gain * (factor ** 2))
-    p = (k.shape[0] - factor) - (conv_w - 1)
+    taps = k.shape[0]
 
     # conv2d_transpose takes [kh, kw, outputs, inputs] and correlates the other way round, so flip the
     # kernel spatially and swap in/out per group: filter[:, :, o, g * inC + c] = w[::-1, ::-1, c, g * outG + o].
@@ -394,10 +409,11 @@ def upsample_conv_2d(x, w, k=None, factor=2, gain=1, data_format="NCHW", impl=No
                                data_format="NHWC")
     if data_format == "NCHW":
         x = tf.transpose(x, [0, 3, 1, 2])
-    return _simple_upfirdn_2d(x, k, pad0=(p + 1) // 2 + factor - 1, pad1=p // 2 + 1, data_format=data_format, impl=impl)
+    return _simple_upfirdn_2d(x, k, pad0=(taps + factor - conv_w) // 2 + padding,
+                              pad1=(taps - factor - conv_w + 3) // 2 + padding, data_format=data_format, impl=impl)
 
 
-def conv_downsample_2d(x, w, k=None, factor=2, gain=1, data_format="NCHW", impl=None):
+def conv_downsample_2d(x, w, k=None, factor=2, gain=1, padding=0, data_format="NCHW", impl=None):
     """FIR filtering followed by a strided convolution (one layer of the StyleGAN2 discriminator).
 
     Args:
@@ -407,20 +423,23 @@ def conv_downsample_2d(x, w, k=None, factor=2, gain=1, data_format="NCHW", impl=
         k: FIR kernel, 1-D or square 2-D (default `[1] * factor`), normalised to sum 1.
         factor: integer downsampling factor.
         gain: scaling factor of the output.
+        padding: extra output pixels on each side (negative: fewer).
     Returns:
-        `[N, outC, H // factor, W // factor]` (or NHWC) images.
+        `[N, outC, H // factor + 2 * padding, W // factor + 2 * padding]` (or NHWC) images.
     """
     x = tf.convert_to_tensor(x)
     _check_data_format(data_format, "conv_downsample_2d")
     _check_factor(factor, "conv_downsample_2d")
+    _check_padding(padding, "conv_downsample_2d")
     if x.shape.rank != 4:
         raise ValueError("conv_downsample_2d: x must be a 4-D image tensor, got shape %s" % (x.shape,))
     w, (_conv_h, conv_w, _in_c, _out_c), _num_groups = _conv_weight_shape(x, w, data_format, "conv_downsample_2d")
     if k is None:
         k = [1] * factor
     k = _setup_kernel(k) * gain
-    p = (k.shape[0] - factor) + (conv_w - 1)
-    x = _simple_upfirdn_2d(x, k, pad0=(p + 1) // 2, pad1=p // 2, data_format=data_format, impl=impl)
+    taps, extra = k.shape[0], padding * factor
+    x = _simple_upfirdn_2d(x, k, pad0=(taps - factor + conv_w) // 2 + extra,
+                           pad1=(taps - factor + conv_w - 1) // 2 + extra, data_format=data_format, impl=impl)
     # NHWC convolution for CPU portability, as in upsample_conv_2d.
     if data_format == "NCHW":
         x = tf.transpose(x, [0, 2, 3, 1])
