@@ -1,10 +1,10 @@
 """StyleGAN2-ADA training control: the adaptive p (its speed, floor, r_t over D and R1 passes), the ADA losses
-in the training loop with p in the tick lines, summaries and training state (an exact resume), and the
-run_training.py options --cfg, --aug, --p, --target, --augpipe, --freezed and the transfer sources.
+in the training loop with p in the tick lines, summaries and training state (an exact --resume=latest), and
+the run_training.py options --cfg, --aug, --p, --target, --augpipe, --freezed and the transfer sources.
 
-The training runs use the tiny config-f networks of tests/test_training.py and a one-transform stand-in for
-the augmentation pipeline (`flip_augment`, passed by name: this module registers itself as
-`training_ada_test_aug`), so they test the control and the loop, not the pipeline.
+The controller tests use a one-transform stand-in for the pipeline (`flip_augment`, passed by name: this
+module registers itself as `training_ada_test_aug`); the training run uses `--cfg=auto` with the real
+pipeline and networks, scaled down.
 """
 
 import os
@@ -21,7 +21,7 @@ import run_training
 from training import adaptive_augment
 from training import training_loop as tl
 
-from test_training import config_kwargs, data_dir, load_final, load_state, train  # noqa: F401  (fixture)
+from test_training import NO_GRAPPLER, data_dir, load_final, load_state, train  # noqa: F401  (fixture)
 
 sys.modules.setdefault("training_ada_test_aug", sys.modules[__name__])
 
@@ -93,14 +93,20 @@ def test_fixed_p_and_apply(sess):
 # ------------------------------------------------------------------------------------------------------
 # Training with the ADA losses and p.
 
-def _ada_kwargs(data_dir, result_dir, total_kimg, heuristic="rt"):
-    """Tiny config-f with the ADA losses, flip_augment, p tuned after every minibatch of 8 by 8/(0.1*1000)."""
-    kwargs = config_kwargs("config-f", data_dir, result_dir, total_kimg=total_kimg, minibatch_gpu=8)
-    kwargs.G_loss_args = dict(func_name="training.loss.G_ada_pathreg")
-    kwargs.D_loss_args = dict(func_name="training.loss.D_ada_r1", gamma=10.0)
-    kwargs.augment_args = dict(apply_func="training_ada_test_aug.flip_augment", tune_heuristic=heuristic,
-                               tune_target=0.0 if heuristic else 0.6, tune_kimg=0.1, initial_strength=0.05)
-    kwargs.update(D_reg_interval=2, G_smoothing_rampup=0.05)
+def _ada_kwargs(data_dir, result_dir, total_kimg):
+    """`--cfg=auto` (ADA networks, losses, pipeline bgc, EMA ramp-up) scaled down to tiny networks and
+    minibatches of 8; p tuned after every minibatch by 8 / (0.1 * 1000) toward r_t = 0 from 0.05."""
+    kwargs = run_training.build_training_kwargs(
+        dataset="tiny", data_dir=data_dir, result_dir=result_dir, config_id=None, num_gpus=1, total_kimg=total_kimg,
+        gamma=None, mirror_augment=False, metrics=[], minibatch_size=8, fmap_base=128, fmap_max=32, latent_size=32,
+        cfg="auto", resolution=16)
+    assert kwargs.sched_args.minibatch_gpu_base == 8 and kwargs.G_smoothing_rampup == 0.05
+    kwargs.augment_args.update(tune_target=0.0, tune_kimg=0.1, initial_strength=0.05)
+    kwargs.sched_args.update(tick_kimg_base=0.001)
+    kwargs.dataset_args.update(shuffle_mb=1, prefetch_mb=1)
+    kwargs.grid_args = dict(size=(3, 2), layout="random")
+    kwargs.update(minibatch_repeats=1, image_snapshot_ticks=100, network_snapshot_ticks=1, D_reg_interval=2)
+    kwargs.tf_config = dict(kwargs.tf_config, **NO_GRAPPLER)
     return kwargs
 
 
@@ -112,7 +118,8 @@ def _augment_ticks(run_dir):
 
 @pytest.mark.slow_on_tf1  # training runs: minutes each on TF 1.15 with 2 cores
 def test_ada_training_tunes_p_and_resumes_it_exactly(data_dir, tmp_path, monkeypatch):
-    """4 minibatches of 8 in one go (with the counts of signs behind every r_t), or 2 + 2 resumed."""
+    """4 minibatches of 8 in one go (with the counts of signs behind every r_t), or 2, then 2 more after
+    --resume=latest."""
     counts = []
     take = adaptive_augment.AdaptiveAugment._take_accumulated  # pylint: disable=protected-access
 
@@ -140,7 +147,11 @@ def test_ada_training_tunes_p_and_resumes_it_exactly(data_dir, tmp_path, monkeyp
 
     first = train(_ada_kwargs(data_dir, str(tmp_path / "part"), total_kimg=0.016))
     kwargs = _ada_kwargs(data_dir, str(tmp_path / "part"), total_kimg=0.032)
-    kwargs.update(resume_pkl=os.path.join(first, "network-snapshot-000000.pkl"), resume_state="auto")
+    args = dnnlib.EasyDict(resume="latest", result_dir=str(tmp_path / "part"), allow_code_execution=None,
+                           resume_kimg=None)
+    kwargs.update(run_training._resume_args(args, kwargs.submit_config.run_desc,  # pylint: disable=protected-access
+                                            kwargs.augment_args))
+    assert kwargs.resume_pkl == os.path.join(first, "network-final.pkl") and kwargs.augment_args.tune_kimg == 0.1
     resumed = train(kwargs)
     assert _augment_ticks(first) + _augment_ticks(resumed) == ticks
     a, b = load_final(full), load_final(resumed)
@@ -163,3 +174,126 @@ def test_gs_half_life_ramps_up_with_the_images_shown():
     assert tl._TrainingGraph.feed_minibatch(graph, {}, 10 ** 6)["Gs_nimg_in"] == 10000.0
     graph.Gs_nimg_in = None  # Without a ramp-up the feed is the schedule's.
     assert tl._TrainingGraph.feed_minibatch(graph, {"lod_in": 0}, 10 ** 6) == {"lod_in": 0}
+
+
+def test_transfer_needs_the_same_image_shape():
+    G = dnnlib.EasyDict(output_shape=[None, 3, 16, 16])
+    tl._check_transfer_shapes(G, dnnlib.EasyDict(output_shape=[None, 3, 16, 16]), "ffhq.pkl")
+    with pytest.raises(ValueError, match=r"ffhq\.pkl makes images of 3x256x256 \(channels, height, width\), the "
+                                         r"dataset has 3x16x16: transfer learning needs the same resolution"):
+        tl._check_transfer_shapes(G, dnnlib.EasyDict(output_shape=[None, 3, 256, 256]), "ffhq.pkl")
+
+
+# ------------------------------------------------------------------------------------------------------
+# run_training.py: the ADA presets and options (nothing trains).
+
+def test_auto_preset_follows_resolution_and_gpus():
+    for resolution, gpus, mb, gamma, ema, mbstd in [(64, 1, 32, 0.0256, 10, 4), (256, 1, 16, 0.8192, 5, 4),
+                                                    (1024, 8, 32, 6.5536, 10, 4), (16, 2, 64, 0.0008, 20, 4)]:
+        spec = run_training.ada_preset("auto", resolution, gpus)
+        assert (spec.mb, spec.mbstd, spec.ref_gpus, spec.ramp, spec.map) == (mb, mbstd, gpus, 0.05, 2)
+        assert spec.gamma == pytest.approx(gamma) and spec.ema == pytest.approx(ema)
+    assert run_training.ada_preset("auto", 512, 1).fmaps == 1 and run_training.ada_preset("auto", 256, 1).fmaps == 0.5
+    assert run_training.ada_preset("auto", 1024, 1).lrate == 0.002 and run_training.ada_preset("auto", 512, 1).lrate == 0.0025
+
+
+def _build(cfg="auto", resolution=16, **extra):
+    args = dict(dataset="ds", data_dir="data", result_dir="results", config_id=None, num_gpus=1, total_kimg=None,
+                gamma=None, mirror_augment=False, metrics=[], cfg=cfg, resolution=resolution)
+    args.update(extra)
+    return run_training.build_training_kwargs(**args)
+
+
+def test_ada_presets_and_their_overrides():
+    k = _build("paper256", aug="noaug")
+    assert k.G_args == dict(func_name="training.networks.G_main", mapping_layers=8, fmap_base=8192, fmap_max=512,
+                            num_fp16_res=4, conv_clamp=256)
+    assert k.D_args == dict(func_name="training.networks.D_main", mbstd_group_size=8, fmap_base=8192, fmap_max=512,
+                            num_fp16_res=4, conv_clamp=256)
+    assert k.G_loss_args == dict(func_name="training.loss.G_ada_pathreg")
+    assert k.D_loss_args == dict(func_name="training.loss.D_ada_r1", gamma=1)
+    assert k.sched_args == dict(G_lrate_base=0.0025, D_lrate_base=0.0025, minibatch_size_base=64, minibatch_gpu_base=8,
+                                tick_kimg_base=4, tick_kimg_dict={})
+    assert (k.G_smoothing_kimg, k.G_smoothing_rampup, k.total_kimg) == (20, None, 25000)
+    assert k.G_opt_args == dict(beta1=0.0, beta2=0.99, epsilon=1e-8) and k.augment_args == {}
+    assert k.submit_config.run_desc == "stylegan2-ds-1gpu-paper256-noaug"
+    c = _build("cifar", aug="noaug", freezed=3)
+    assert c.G_loss_args.pl_weight == 0 and c.G_args.style_mixing_prob is None and c.D_args.architecture == "orig"
+    assert (c.total_kimg, c.G_smoothing_kimg, c.G_smoothing_rampup, c.sched_args.minibatch_gpu_base) == (100000, 500, 0.05, 32)
+    assert c.D_args.freeze_layers == 3 and c.submit_config.run_desc == "stylegan2-ds-1gpu-cifar-noaug-freezed3"
+    o = _build("stylegan2", aug="noaug", total_kimg=50, gamma=0.5, minibatch_size=8, fmap_base=256, fmap_max=64,
+               latent_size=32, mapping_layers=2, cond=True, mirror_augment=True, num_gpus=2)
+    assert (o.total_kimg, o.D_loss_args.gamma, o.sched_args.minibatch_size_base, o.sched_args.minibatch_gpu_base) == (50, 0.5, 8, 1)
+    assert (o.G_args.fmap_base, o.D_args.fmap_max, o.G_args.latent_size, o.G_args.dlatent_size) == (256, 64, 32, 32)
+    assert o.G_args.mapping_layers == 2 and o.dataset_args.max_label_size == "full" and o.mirror_augment
+    assert o.submit_config.run_desc == "stylegan2-ds-cond-2gpu-stylegan2-noaug"
+    # config-a..f keep their losses and have no augmentation unless asked.
+    f = run_training.build_training_kwargs("ds", "data", "results", "config-f", 1, 100, None, False, [])
+    assert "augment_args" not in f and f.D_loss_args.func_name == "training.loss.D_logistic_r1"
+
+
+def test_augmentation_options_in_kwargs():
+    from training import augment  # pylint: disable=import-outside-toplevel
+    k = _build()
+    assert k.augment_args == dict(apply_func="training.augment.augment_pipeline", apply_args=augment.augpipe_specs["bgc"],
+                                  tune_heuristic="rt", tune_target=0.6, tune_kimg=500)
+    assert k.submit_config.run_desc == "stylegan2-ds-1gpu-auto1-ada-bgc"
+    k = _build(aug="fixed", p=0.5, augpipe="bgcfnc")
+    assert k.augment_args == dict(apply_func="training.augment.augment_pipeline",
+                                  apply_args=augment.augpipe_specs["bgcfnc"], initial_strength=0.5)
+    assert k.submit_config.run_desc == "stylegan2-ds-1gpu-auto1-fixed-p0.5-bgcfnc"
+    k = _build(target=0.7, augpipe="blit")
+    assert k.augment_args.tune_target == 0.7 and k.submit_config.run_desc == "stylegan2-ds-1gpu-auto1-ada-target0.7-blit"
+    e = run_training.build_training_kwargs("ds", "data", "results", "config-e", 1, 100, None, False, [], aug="ada")
+    assert (e.G_loss_args.func_name, e.D_loss_args) == ("training.loss.G_ada_pathreg",
+                                                        dict(func_name="training.loss.D_ada_r1", gamma=100))
+    assert e.submit_config.run_desc == "stylegan2-ds-1gpu-config-e-ada-bgc"
+
+
+def test_ada_command_line_errors(data_dir, tmp_path, capsys):
+    base = ["--data-dir", data_dir, "--dataset", "tiny", "--result-dir", str(tmp_path), "--metrics", "none"]
+    cases = [
+        (["--cfg", "paper128"], "--cfg: unknown preset 'paper128' (valid: auto, stylegan2, paper256"),
+        (["--cfg", "auto", "--config", "config-f"], "--cfg: an ADA preset replaces --config"),
+        (["--cfg", "auto", "--aug", "adarv"], "--aug: unknown mode 'adarv' (valid: ada, noaug, fixed)"),
+        (["--cfg", "auto", "--p", "0.3"], "--p: only with --aug=fixed"),
+        (["--cfg", "auto", "--aug", "fixed"], "--aug=fixed: needs --p"),
+        (["--cfg", "auto", "--aug", "fixed", "--p", "1.5"], "--p: must be in [0, 1], got 1.5"),
+        (["--cfg", "auto", "--aug", "noaug", "--target", "0.5"], "--target: only with --aug=ada"),
+        (["--cfg", "auto", "--target", "-0.1"], "--target: must be in [0, 1], got -0.1"),
+        (["--cfg", "auto", "--aug", "noaug", "--augpipe", "bgc"], "--augpipe: not with --aug=noaug"),
+        (["--cfg", "auto", "--augpipe", "bgx"], "--augpipe: unknown pipeline 'bgx'"),
+        (["--cfg", "auto", "--freezed", "-1"], "--freezed: must be >= 0, got -1"),
+        (["--freezed", "2"], "--freezed: needs an ADA --cfg preset"),
+        (["--config", "config-c", "--aug", "ada"], "--aug=ada: augmentation needs config-e, config-f or an ADA --cfg"),
+        (["--cfg", "stylegan2", "--minibatch-size", "8"], "--minibatch-gpu: stylegan2's path length regularization "
+                                                          "runs on half the per-GPU batch, so it must be at least 2, got 1"),
+    ]
+    for extra, message in cases:
+        assert run_training.main(base + extra) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("run_training.py: error: ") and message in err and err.count("\n") == 1, err
+    assert os.listdir(str(tmp_path)) == []  # No run dir for a failed start.
+
+
+def test_resume_sources_and_the_speed_of_p(tmp_path, monkeypatch, capsys):
+    import pretrained_networks  # pylint: disable=import-outside-toplevel
+    from dnnlib.tflib import network_pickle  # pylint: disable=import-outside-toplevel
+    checked = []
+    monkeypatch.setattr(network_pickle, "check", lambda path, allow_code_execution=None: checked.append(path))
+    args = dnnlib.EasyDict(resume="ffhq256", result_dir=str(tmp_path), allow_code_execution=None, resume_kimg=None)
+    augment_args = dict(tune_heuristic="rt", tune_kimg=500)
+    found = run_training._resume_args(args, "desc", augment_args)  # pylint: disable=protected-access
+    url = pretrained_networks.transfer_learning_sources["ffhq256"]
+    assert url.endswith("/transfer-learning-source-nets/ffhq-res256-mirror-paper256-noaug.pkl") and checked == [url]
+    assert found == dict(resume_pkl=url, resume_kimg=0.0, resume_with_new_nets=True, G_smoothing_rampup=None,
+                         resume_allow_code_execution=None)
+    assert augment_args["tune_kimg"] == 100 and "Transfer learning from ffhq256" in capsys.readouterr().out
+    # A snapshot with its training state continues p (and its tune_kimg) from the state; a bare pickle restarts.
+    for name in ["network-snapshot-000008.pkl", "training-state-000008.pkl", "network-snapshot-000012.pkl"]:
+        (tmp_path / name).write_bytes(b"")
+    for name, tune_kimg in [("network-snapshot-000008.pkl", 500), ("network-snapshot-000012.pkl", 100)]:
+        augment_args = dict(tune_heuristic="rt", tune_kimg=500)
+        args.resume = str(tmp_path / name)
+        found = run_training._resume_args(args, "desc", augment_args)  # pylint: disable=protected-access
+        assert found["resume_state"] == "auto" and augment_args["tune_kimg"] == tune_kimg
