@@ -4,8 +4,9 @@ Each has the signature `(G, D, opt, training_set, minibatch_size, ...) -> (loss,
 take the `reals` and their `labels`. `loss` is per sample ([N, 1]); `reg` is a per-sample regularization
 term ([N]) or None. The training loop adds `reg` to `loss`, or with lazy regularization optimizes it in a
 phase of its own every few minibatches. The ADA losses (`G_ada_pathreg`, `D_ada_r1`) also take `aug`, the
-training loop's `AdaptiveAugment`, which augments every image D sees. Networks run with `is_training=True`; latents are standard
-normal `[N] + G.input_shapes[0][1:]`, and G losses draw labels with `training_set.get_random_labels_tf`.
+training loop's `AdaptiveAugment`, which augments every image D sees. Networks run with `is_training=True`;
+latents are standard normal `[N] + G.input_shapes[0][1:]`, and G losses draw labels with
+`training_set.get_random_labels_tf`.
 
 Random numbers: the functions below call `tf.random_normal` / `tf.random_uniform` through the `tf`
 module at graph-building time on purpose. While the training loop builds its towers,
