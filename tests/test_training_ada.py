@@ -21,7 +21,8 @@ import run_training
 from training import adaptive_augment
 from training import training_loop as tl
 
-from test_training import NO_GRAPPLER, data_dir, load_final, load_state, train  # noqa: F401  (fixture)
+import dataset_tool
+from test_training import NO_GRAPPLER, load_final, load_state, train
 
 sys.modules.setdefault("training_ada_test_aug", sys.modules[__name__])
 
@@ -93,6 +94,18 @@ def test_fixed_p_and_apply(sess):
 # ------------------------------------------------------------------------------------------------------
 # Training with the ADA losses and p.
 
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """`tiny`: 16 smooth random RGB images of 8x8."""
+    root = tmp_path_factory.mktemp("data")
+    rnd = np.random.RandomState(321)
+    images = np.kron(rnd.rand(16, 3, 2, 2), np.ones([1, 1, 4, 4])) * 200 + rnd.rand(16, 3, 8, 8) * 55
+    with dataset_tool.TFRecordExporter(str(root / "tiny"), len(images), print_progress=False) as tfr:
+        for image in images.astype(np.uint8):
+            tfr.add_image(image)
+    return str(root)
+
+
 def _ada_kwargs(data_dir, result_dir, total_kimg):
     """`--cfg=auto` (ADA networks, losses, EMA ramp-up) scaled down to tiny networks and minibatches of 8,
     with the pipeline `blit` (the geometric resampling, cheaper than bgc); p tuned after every minibatch by
@@ -100,7 +113,7 @@ def _ada_kwargs(data_dir, result_dir, total_kimg):
     kwargs = run_training.build_training_kwargs(
         dataset="tiny", data_dir=data_dir, result_dir=result_dir, config_id=None, num_gpus=1, total_kimg=total_kimg,
         gamma=None, mirror_augment=False, metrics=[], minibatch_size=8, fmap_base=128, fmap_max=32, latent_size=32,
-        cfg="auto", resolution=16, augpipe="blit")
+        cfg="auto", resolution=8, augpipe="blit")
     assert kwargs.sched_args.minibatch_gpu_base == 8 and kwargs.G_smoothing_rampup == 0.05
     kwargs.augment_args.update(tune_target=0.0, tune_kimg=0.1, initial_strength=0.05)
     kwargs.G_loss_args.pl_weight = 0  # A smaller graph: the G regularization phase steps on zeros.
