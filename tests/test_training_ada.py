@@ -19,6 +19,7 @@ import dnnlib
 import dnnlib.tflib as tflib
 import run_training
 from training import adaptive_augment
+from training import loss
 from training import training_loop as tl
 
 import dataset_tool
@@ -89,6 +90,74 @@ def test_fixed_p_and_apply(sess):
         assert off.apply(images, None)[0] is images
     with pytest.raises(ValueError, match="tune_heuristic"):
         adaptive_augment.AdaptiveAugment(tune_heuristic="rv")
+
+
+# ------------------------------------------------------------------------------------------------------
+# The ADA losses on stand-in networks: D(x) = sum(x * w), G(z) = v * z laid out as 1x2x2 images.
+
+def double_augment(images, labels, strength=1):
+    return images * (1.0 + strength), labels
+
+
+class _LinearD:
+    def __init__(self, weights):
+        self.weights = tf.constant(weights, tf.float32)
+
+    def get_output_for(self, images, labels, is_training=False):
+        assert is_training
+        return tf.reduce_sum(images * self.weights, axis=[1, 2, 3])[:, np.newaxis]
+
+
+class _ScaleG:
+    input_shapes = [[None, 4], [None, 0]]
+    output_shape = [None, 1, 2, 2]
+
+    def __init__(self):
+        self.scale = tf.Variable(1.5, name="scale")
+        self.latents_seen = []
+
+    def get_output_for(self, latents, labels, is_training=False, return_dlatents=False):
+        self.latents_seen.append(latents)
+        dlatents = self.scale * latents[:, np.newaxis, :]
+        images = tf.reshape(dlatents, [-1, 1, 2, 2])
+        return (images, dlatents) if return_dlatents else images
+
+
+class _NoLabels:
+    @staticmethod
+    def get_random_labels_tf(num):
+        return tf.zeros([num, 0])
+
+
+def test_ada_losses_see_augmented_images_and_take_r1_before_the_augmentation(sess):
+    """With D(aug(x)) = sum(2x * w): R1 = gamma/2 * |2w|^2 (w.r.t. the un-augmented reals), the G loss
+    gradient reaches G through the augmentation, and path length reuses the first half of G's latents."""
+    aug = adaptive_augment.AdaptiveAugment(apply_func=double_augment, initial_strength=1.0)
+    w = np.array([[[1.0, -2.0], [0.5, 3.0]]], np.float32)
+    G, D = _ScaleG(), _LinearD(w)
+    reals = tf.constant(np.random.RandomState(0).randn(3, 1, 2, 2), tf.float32)
+    d_loss, d_reg = loss.D_ada_r1(G, D, None, _NoLabels(), 3, reals, tf.zeros([3, 0]), aug, gamma=4.0)
+    fakes = G.latents_seen[0] * 1.5
+    g_loss, g_reg = loss.G_ada_pathreg(G, D, None, _NoLabels(), 4, aug, pl_weight=1.0)
+    tflib.init_uninitialized_vars()
+    fakes_v, reals_v, d_loss_v, d_reg_v = sess.run([fakes, reals, d_loss, d_reg])
+    score = lambda x: np.sum(2 * np.reshape(x, [-1, 1, 2, 2]) * w, axis=(1, 2, 3))  # noqa: E731
+    softplus = lambda x: np.log1p(np.exp(x))  # noqa: E731
+    np.testing.assert_allclose(d_loss_v[:, 0], softplus(score(fakes_v)) + softplus(-score(reals_v)), rtol=1e-5)
+    np.testing.assert_allclose(d_reg_v, [2.0 * np.sum((2 * w) ** 2)] * 3, rtol=1e-6)  # Not 2 * |w|^2.
+    sess.run(aug.stat_ops)
+    assert aug.tune(3) == pytest.approx(np.mean(np.sign(score(reals_v))))
+
+    latents, pl_latents, g_loss_v, grad, g_reg_v = sess.run(
+        [G.latents_seen[1], G.latents_seen[2], g_loss, tf.gradients(tf.reduce_sum(g_loss), [G.scale])[0], g_reg])
+    np.testing.assert_array_equal(pl_latents, latents[:2])
+    fake_scores = score(1.5 * latents)
+    np.testing.assert_allclose(g_loss_v[:, 0], softplus(-fake_scores), rtol=1e-5)
+    # d/dv softplus(-D(aug(v z))) = -D(aug(z)) * sigmoid(-D(aug(v z))).
+    np.testing.assert_allclose(grad, np.sum(-fake_scores / 1.5 / (1 + np.exp(fake_scores))), rtol=1e-4)
+    assert g_reg_v.shape == (2,)
+    _, zero_reg = loss.G_ada_pathreg(G, D, None, _NoLabels(), 4, aug, pl_weight=0)
+    np.testing.assert_array_equal(sess.run(zero_reg), [0.0, 0.0])
 
 
 # ------------------------------------------------------------------------------------------------------
