@@ -143,7 +143,8 @@ def test_ada_losses_see_augmented_images_and_take_r1_before_the_augmentation(ses
     fakes_v, reals_v, d_loss_v, d_reg_v = sess.run([fakes, reals, d_loss, d_reg])
     score = lambda x: np.sum(2 * np.reshape(x, [-1, 1, 2, 2]) * w, axis=(1, 2, 3))  # noqa: E731
     softplus = lambda x: np.log1p(np.exp(x))  # noqa: E731
-    np.testing.assert_allclose(d_loss_v[:, 0], softplus(score(fakes_v)) + softplus(-score(reals_v)), rtol=1e-5, atol=1e-6)
+    expected = softplus(score(fakes_v)) + softplus(-score(reals_v))
+    np.testing.assert_allclose(d_loss_v[:, 0], expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(d_reg_v, [2.0 * np.sum((2 * w) ** 2)] * 3, rtol=1e-6)  # Not 2 * |w|^2.
     sess.run(aug.stat_ops)
     assert aug.tune(3) == pytest.approx(np.mean(np.sign(score(reals_v))))
