@@ -9,7 +9,8 @@ with the sym6 wavelet, bilinear sampling, 2x downsampling), so neither aliasing 
 into the result. Everything is differentiable with respect to the images.
 
 Unlike the original, a sample on which no transform of a group fired leaves that group bit for bit as
-it came in (a group on which no sample fired is not even computed), so at p = 0 the output is the input.
+it came in, and the group computes only the samples it changes (nothing when none fired), so at p = 0
+the output is the input and costs almost nothing.
 
 Random numbers come only from `tf.random_uniform` and `tf.random_normal`, looked up on the `tf` module
 when the graph is built: `training.resume.StepSeededRandomOps.active()` replaces them for exact resume.
@@ -173,15 +174,21 @@ def _debug_log2_normal(std):
 
 
 # ------------------------------------------------------------------------------------------------------
-# Groups that leave untouched samples untouched.
+# Groups compute only the samples they change; the others pass untouched.
 
-def _apply_where_changed(x, changed, transform):
-    """transform(x) for the samples where changed ([N] bool) holds, x bit for bit elsewhere.
+def _apply_to_changed(x, changed, transform, params):
+    """transform(x[changed], params[changed]) for the samples where changed ([N] bool) holds; the others
+    pass bit for bit. params: [N, ...], the group's per-sample parameters.
 
-    When no sample changed, transform is not run at all (this is what keeps p = 0 cheap).
+    Only the changed samples are computed, and nothing when none changed (this keeps p = 0 cheap).
     """
     def apply():
-        return tf.where(changed, transform(x), x)
+        partitions = tf.cast(changed, tf.int32)
+        indices = tf.dynamic_partition(tf.range(tf.shape(x)[0]), partitions, 2)
+        kept, picked = tf.dynamic_partition(x, partitions, 2)
+        out = transform(picked, tf.dynamic_partition(params, partitions, 2)[1])
+        out.set_shape(x.shape)
+        return tf.dynamic_stitch(indices, [kept, out])
     y = tf.cond(tf.reduce_any(changed), apply, lambda: tf.identity(x))
     y.set_shape(x.shape)
     return y
@@ -232,53 +239,45 @@ def _sym6_filters(channels):
     return along_w, along_h
 
 
-def _upsample2x(x):
+def _upsample2x(x, channels):
     """[N, H, W, C] -> [N, 2H, 2W, C]: zeros between samples, sym6 along W then H (DC gain 1/2)."""
-    along_w, along_h = _sym6_filters(x.shape[3].value)
+    along_w, along_h = _sym6_filters(channels)
     shape = tf.shape(x)
-    up_shape = tf.stack([shape[0], shape[1] * 2, shape[2] * 2, shape[3]])
+    up_shape = tf.stack([shape[0], shape[1] * 2, shape[2] * 2, channels])
     x = tf.nn.depthwise_conv2d_native_backprop_input(up_shape, along_w, x, [1, 2, 2, 1], "SAME")
     return tf.nn.depthwise_conv2d_native_backprop_input(up_shape, along_h, x, [1, 1, 1, 1], "SAME")
 
 
-def _downsample2x(x):
+def _downsample2x(x, channels):
     """[N, 2H, 2W, C] -> [N, H, W, C]: sym6 along W then H, every second sample (DC gain 2)."""
-    along_w, along_h = _sym6_filters(x.shape[3].value)
+    along_w, along_h = _sym6_filters(channels)
     x = tf.nn.depthwise_conv2d_native(x, along_w, [1, 1, 1, 1], "SAME")
     return tf.nn.depthwise_conv2d_native(x, along_h, [1, 2, 2, 1], "SAME")
 
 
-def _bilinear_sample(x, transform, out_height, out_width):
+def _bilinear_sample(x, transform, out_height, out_width, channels):
     """Output pixel (u, v) of sample n = x[n] at transform[n] @ (u, v, 1), bilinear, zero outside.
 
-    x [N, Hi, Wi, C]; transform [N, 3, 3] affine, in pixel indices (x = column, y = row). Written with
+    x [N, Hi, Wi, channels]; transform [N, 3, 3] affine, in pixel indices (x = column, y = row). Written with
     gathers rather than ImageProjectiveTransform: TF 1.15 has that op only in tf.contrib, and TF 2's
     registered gradient is not the exact adjoint of the sampling.
     """
-    channels = x.shape[3].value
     shape = tf.shape(x)
     batch, in_height, in_width = shape[0], shape[1], shape[2]
     u, v = np.meshgrid(np.arange(out_width, dtype=np.float32), np.arange(out_height, dtype=np.float32))
-    u, v = u.reshape(1, -1), v.reshape(1, -1)
-    sx = transform[:, 0, 0:1] * u + transform[:, 0, 1:2] * v + transform[:, 0, 2:3]  # [N, P]
-    sy = transform[:, 1, 0:1] * u + transform[:, 1, 1:2] * v + transform[:, 1, 2:3]
-    x0, y0 = tf.floor(sx), tf.floor(sy)
-    x1, y1 = x0 + 1, y0 + 1
-    flat = tf.reshape(x, [-1, channels])
-    first_row = tf.reshape(tf.range(batch) * in_height * in_width, [-1, 1])
+    grid = np.stack([u.ravel(), v.ravel(), np.ones(u.size, np.float32)])  # [3, P]
+    sampled = tf.matmul(transform[:, :2, :], grid)  # [N, 2, P]
+    sx, sy = tf.expand_dims(sampled[:, 0], -1), tf.expand_dims(sampled[:, 1], -1)  # [N, P, 1]
+    px = tf.floor(sx) + np.array([0, 1, 0, 1], np.float32)  # The 4 neighbours: [N, P, 4].
+    py = tf.floor(sy) + np.array([0, 0, 1, 1], np.float32)
     max_x, max_y = tf.cast(in_width - 1, tf.float32), tf.cast(in_height - 1, tf.float32)
-
-    def tap(yy, xx):
-        inside = (xx >= 0) & (xx <= max_x) & (yy >= 0) & (yy <= max_y)
-        col = tf.cast(tf.clip_by_value(xx, 0, max_x), tf.int32)
-        row = tf.cast(tf.clip_by_value(yy, 0, max_y), tf.int32)
-        values = tf.gather(flat, first_row + row * in_width + col)  # [N, P, C]
-        return values * tf.expand_dims(tf.cast(inside, tf.float32), -1)
-
-    wx0, wx1 = tf.expand_dims(x1 - sx, -1), tf.expand_dims(sx - x0, -1)
-    top = wx0 * tap(y0, x0) + wx1 * tap(y0, x1)
-    bottom = wx0 * tap(y1, x0) + wx1 * tap(y1, x1)
-    out = tf.expand_dims(y1 - sy, -1) * top + tf.expand_dims(sy - y0, -1) * bottom
+    inside = tf.cast((px >= 0) & (px <= max_x) & (py >= 0) & (py <= max_y), tf.float32)
+    weights = (1 - tf.abs(sx - px)) * (1 - tf.abs(sy - py)) * inside
+    first_row = tf.reshape(tf.range(batch) * in_height * in_width, [-1, 1, 1])
+    index = (first_row + tf.cast(tf.clip_by_value(py, 0, max_y), tf.int32) * in_width
+             + tf.cast(tf.clip_by_value(px, 0, max_x), tf.int32))
+    values = tf.gather(tf.reshape(x, [-1, channels]), index)  # [N, P, 4, C]
+    out = tf.reduce_sum(values * tf.expand_dims(weights, -1), axis=2)
     return tf.reshape(out, tf.stack([batch, out_height, out_width, channels]))
 
 
@@ -288,25 +287,25 @@ def _geometric_resample(x, g_inv):
     Reflect-pad by margins that cover every sampled position, upsample 2x, sample bilinearly onto a
     canvas of the output plus a border, downsample 2x, crop.
     """
-    _, height, width, _ = tflib.shape_to_list(x.shape)
+    _, height, width, channels = tflib.shape_to_list(x.shape)
     cx, cy = (width - 1) / 2, (height - 1) / 2
     corners = np.array([[-cx, cx, cx, -cx], [-cy, -cy, cy, cy], [1, 1, 1, 1]], np.float32)
-    sampled = tf.tensordot(g_inv, corners, [[2], [0]])  # [N, 3, 4]: where the output corners sample the input.
-    qx, qy = sampled[:, 0, :], sampled[:, 1, :]
-    margins = tf.stack([tf.reduce_max(-qx) - cx, tf.reduce_max(-qy) - cy, tf.reduce_max(qx) - cx,
-                        tf.reduce_max(qy) - cy]) + _SYM6_PAD * 2
-    margins = tf.clip_by_value(tf.ceil(margins), 0, np.array([width, height, width, height], np.float32) - 1)
-    low_x, low_y, high_x, high_y = tf.unstack(margins)
+    sampled = tf.matmul(g_inv[:, :2, :], corners)  # [N, 2, 4]: where the output corners sample the input.
+    reach = tf.reduce_max(tf.concat([-sampled, sampled], axis=1), axis=[0, 2])  # max -x, -y, x, y.
+    margins = tf.ceil(reach - np.array([cx, cy, cx, cy], np.float32) + _SYM6_PAD * 2)
+    margins = tf.clip_by_value(margins, 0, np.array([width, height, width, height], np.float32) - 1)
     int_margins = tf.cast(margins, tf.int32)
     x = tf.pad(x, [[0, 0], [int_margins[1], int_margins[3]], [int_margins[0], int_margins[2]], [0, 0]],
                mode="REFLECT")
-    # Canvas pixel (output plus a border of _SYM6_PAD) -> padded input pixel, then the same at 2x.
-    g = tf.matmul(tf.matmul(translate_2d(cx + low_x, cy + low_y), g_inv),
-                  translate_2d(-cx - _SYM6_PAD, -cy - _SYM6_PAD))
-    g = tf.matmul(tf.matmul(scale_2d(2, 2), g), scale_2d(0.5, 0.5))
-    x = _upsample2x(x)
-    x = _bilinear_sample(x, g, (height + _SYM6_PAD * 2) * 2, (width + _SYM6_PAD * 2) * 2)
-    x = _downsample2x(x)
+    # Canvas pixel (output plus a border of _SYM6_PAD) -> padded input pixel, both at 2x:
+    # S(2, 2) T(c + low) G^-1 T(-c - pad) S(1/2, 1/2).
+    to_padded = _matrices(np.array([[2, 0, 2 * cx], [0, 2, 2 * cy], [0, 0, 1]]),
+                          (margins[0], 2 * _unit(3, 0, 2)), (margins[1], 2 * _unit(3, 1, 2)))
+    from_canvas = np.array([[0.5, 0, -cx - _SYM6_PAD], [0, 0.5, -cy - _SYM6_PAD], [0, 0, 1]], np.float32)
+    g = tf.matmul(tf.matmul(to_padded, g_inv), from_canvas)
+    x = _upsample2x(x, channels)
+    x = _bilinear_sample(x, g, (height + _SYM6_PAD * 2) * 2, (width + _SYM6_PAD * 2) * 2, channels)
+    x = _downsample2x(x, channels)
     return x[:, _SYM6_PAD:_SYM6_PAD + height, _SYM6_PAD:_SYM6_PAD + width, :]
 
 
@@ -421,9 +420,9 @@ def _apply_filter(x, gains):
 def _add_noise(x, shape, p, o, q):
     sigma = _param(shape[:1], o.noise * p, lambda s: tf.abs(tf.random_normal(s) * o.noise_std), 0, q,
                    lambda q: tflib.erfinv(q) * o.noise_std)
-    return _apply_where_changed(
-        x, tf.not_equal(sigma, 0),
-        lambda x: x + tf.reshape(sigma, [-1, 1, 1, 1]) * tf.random_normal(tf.shape(x)))
+    return _apply_to_changed(x, tf.not_equal(sigma, 0),
+                             lambda x, sigma: x + tf.reshape(sigma, [-1, 1, 1, 1]) * tf.random_normal(tf.shape(x)),
+                             sigma)
 
 
 def _cutout(x, shape, p, o, q):
@@ -478,15 +477,15 @@ def augment_pipeline(images, labels, strength=1, debug_percentile=None, data_for
         if any(o[name] > 0 for name in GEOMETRIC_NAMES):
             with tf.name_scope("Geometric"):
                 g_inv = _geometric_matrix(shape, p, o, q, width, height)
-                x = _apply_where_changed(x, _is_changed(g_inv, 3), lambda x: _geometric_resample(x, g_inv))
+                x = _apply_to_changed(x, _is_changed(g_inv, 3), _geometric_resample, g_inv)
         if any(o[name] > 0 for name in COLOR_NAMES):
             with tf.name_scope("Color"):
                 c = _color_matrix(shape, p, o, q, channels)
-                x = _apply_where_changed(x, _is_changed(c, 4), lambda x: _apply_color(x, c))
+                x = _apply_to_changed(x, _is_changed(c, 4), _apply_color, c)
         if o.imgfilter > 0:
             with tf.name_scope("Filter"):
                 gains, changed = _filter_gains(shape, p, o, q)
-                x = _apply_where_changed(x, changed, lambda x: _apply_filter(x, gains))
+                x = _apply_to_changed(x, changed, _apply_filter, gains)
         if o.noise > 0:
             with tf.name_scope("Noise"):
                 x = _add_noise(x, shape, p, o, q)
