@@ -122,6 +122,7 @@ def test_state_matches_the_official_pickle_structure(ada_nets):
             assert list(state["static_kwargs"]) == list(official[name]["static_kwargs"])
 
 
+@pytest.mark.slow_on_tf1  # Pickle format logic, the same on either TensorFlow.
 def test_written_pickle_reloads_in_safe_mode_with_identical_outputs(ada_nets, tmp_path):
     graph, session, (G, D, Gs) = ada_nets
     path = str(tmp_path / "ada.pkl")
@@ -188,6 +189,7 @@ def test_fp16_blocks_fall_back_to_float32_on_cpu_or_run_in_float16(sess, monkeyp
         assert np.abs(g - expected).max() > 0  # Really computed in float16.
 
 
+@pytest.mark.slow_on_tf1  # Variable shapes and label plumbing, the same on either TensorFlow.
 def test_conditional_networks_embed_labels(sess):
     kwargs = _tiny_kwargs(label_size=5, mapping_layers=2, resolution=8)
     G = Network("G", func_name="training.networks.G_main", **kwargs)
@@ -302,3 +304,21 @@ def test_resampling_padding_adds_border_pixels(sess, data_format):
         np.testing.assert_allclose(inner, plain, rtol=0, atol=1e-5, err_msg=name)
         border = padded[:, :2] if data_format == "NHWC" else padded[:, :, :2]
         assert np.abs(border).max() > 1e-3, name  # The extra pixels see the image through the filter.
+
+
+def test_embedded_source_runs_standalone_and_pickles_again_as_version_5(sess, tmp_path, monkeypatch):
+    """What the official ADA code does with our pickles: build from the module text the pickle carries."""
+    kwargs = _tiny_kwargs(resolution=8, label_size=2, conv_clamp=4, num_fp16_res=1)
+    G = Network("G", func_name="training.networks.G_main", **kwargs)
+    D = Network("D", func_name="training.networks.D_main", **kwargs)
+    path = str(tmp_path / "tiny_ada.pkl")
+    network_pickle.save((G, D), path)
+    z, labels = np.random.RandomState(9).randn(2, 8), np.eye(2)
+    want = G.run(z, labels, truncation_psi=0.5), D.run(np.ones([2, 3, 8, 8]), labels)
+    monkeypatch.setattr(network_pickle, "KNOWN_BUILD_MODULES", ())
+    with tf.Graph().as_default(), tflib.create_session().as_default():
+        G2, D2 = network_pickle.load(path, allow_code_execution=True)
+        assert G2._build_func.__module__.startswith("_tflib_network_import_")
+        np.testing.assert_array_equal(G2.run(z, labels, truncation_psi=0.5), want[0])
+        np.testing.assert_array_equal(D2.run(np.ones([2, 3, 8, 8]), labels), want[1])
+        assert G2.__getstate__()["version"] == 5 and D2.__getstate__()["input_names"] == ["images_in", "labels_in"]

@@ -486,15 +486,15 @@ def G_mapping(latents_in, labels_in, latent_size=512, label_size=0, dlatent_size
     """
     latents_in.set_shape([None, latent_size])
     labels_in.set_shape([None, label_size])
-    x = tf.cast(latents_in, dtype)
+    parts = [tf.cast(latents_in, dtype)]  # z, then the label embedding.
     if normalize_latents:
         with tf.variable_scope('Normalize'):
-            x = normalize_2nd_moment(x)
+            parts[0] = normalize_2nd_moment(parts[0])
     if label_size:
         with tf.variable_scope('LabelEmbed'):
-            embedding = dense_layer(tf.cast(labels_in, dtype), fmaps=label_fmaps or latent_size)
-            embedding = normalize_2nd_moment(apply_bias_act(embedding))
-            x = tf.concat([x, embedding], axis=1)
+            embedded = apply_bias_act(dense_layer(tf.cast(labels_in, dtype), fmaps=label_fmaps or latent_size))
+            parts.append(normalize_2nd_moment(embedded))
+    x = parts[0] if len(parts) == 1 else tf.concat(parts, axis=1)
     for index in range(mapping_layers):
         last = index + 1 == mapping_layers
         width = dlatent_size if last or mapping_fmaps is None else mapping_fmaps

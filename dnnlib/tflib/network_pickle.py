@@ -57,9 +57,10 @@ TRUSTED_URL_PREFIXES = (
 
 # Build modules of this project, each with the function names that identify an embedded copy of it.
 # A state whose source defines all of them (and the build function) is built with our module instead.
-ADA_BUILD_MODULE = "training.networks"  # Networks of this module pickle as version 5.
+# StyleGAN2-ADA's build module: networks built by it (ours or an embedded copy) pickle as version 5.
+ADA_BUILD_MODULE = ("training.networks", ("G_main", "G_mapping", "G_synthesis", "D_main"))
 KNOWN_BUILD_MODULES = (
-    (ADA_BUILD_MODULE, ("G_main", "G_mapping", "G_synthesis", "D_main")),
+    ADA_BUILD_MODULE,
     ("training.networks_stylegan2", ("G_main", "G_mapping", "G_synthesis_stylegan2", "D_stylegan2")),
     ("training.networks_stylegan", ("G_style", "G_mapping", "G_synthesis", "D_basic")),
 )
@@ -119,10 +120,9 @@ def _defined_function_names(src: str) -> frozenset:
     return frozenset(node.name for node in body if isinstance(node, ast.FunctionDef))
 
 
-def _is_copy_of(src: str, module_name: str) -> bool:
-    """Does `src` define every function that identifies `module_name` in KNOWN_BUILD_MODULES?"""
-    signature_names = dict(KNOWN_BUILD_MODULES)[module_name]
-    return set(signature_names) <= _defined_function_names(src)
+def _is_copy_of(src: str, known_module: tuple) -> bool:
+    """Does `src` define every function that identifies `known_module` (an entry like those of KNOWN_BUILD_MODULES)?"""
+    return set(known_module[1]) <= _defined_function_names(src)
 
 
 def _our_build_func(src: str, func_name: str) -> Any:
