@@ -15,7 +15,7 @@ import sys
 
 import dnnlib
 from dnnlib import EasyDict
-from dnnlib.cli import str_to_bool
+from dnnlib.cli import finite_float, str_to_bool
 from metrics.metric_defaults import metric_defaults
 
 # Table 1 of the paper: each config adds one change to the one before it.
@@ -42,8 +42,34 @@ _GROWING_SCHEDULE = dict(
     minibatch_size_dict={8: 256, 16: 128, 32: 64, 64: 32}, minibatch_gpu_dict={8: 32, 16: 16, 32: 8, 64: 4})
 
 
+# StyleGAN2-ADA's --cfg presets: reference GPU count (minibatch_gpu = mb // ref_gpus), kimg, minibatch,
+# minibatch-stddev group, feature maps (fmap_base = fmaps * 16384), learning rate, R1 gamma, EMA half-life
+# (kimg), EMA ramp-up, mapping layers. `auto` derives most of them from the resolution and GPU count.
+_ADA_FIELDS = ["ref_gpus", "kimg", "mb", "mbstd", "fmaps", "lrate", "gamma", "ema", "ramp", "map"]
+_ADA_CFGS = {
+    "stylegan2": [8, 25000, 32, 4, 1, 0.002, 10, 10, None, 8],
+    "paper256": [8, 25000, 64, 8, 0.5, 0.0025, 1, 20, None, 8],
+    "paper512": [8, 25000, 64, 8, 1, 0.0025, 0.5, 20, None, 8],
+    "paper1024": [8, 25000, 32, 4, 1, 0.002, 2, 10, None, 8],
+    "cifar": [2, 100000, 64, 32, 0.5, 0.0025, 0.01, 500, 0.05, 2],
+}
+_valid_cfgs = ["auto"] + list(_ADA_CFGS)
+_AUG_MODES = ["ada", "noaug", "fixed"]
+_AUGPIPES = ["blit", "geom", "color", "filter", "noise", "cutout", "bg", "bgc", "bgcf", "bgcfn", "bgcfnc"]
+
+
 class UsageError(Exception):
     """A bad command-line value; the message is one line naming the option."""
+
+
+def ada_preset(cfg, resolution, num_gpus):
+    """EasyDict of the _ADA_FIELDS of --cfg `cfg` for a dataset of `resolution` and `num_gpus` GPUs."""
+    if cfg != "auto":
+        return EasyDict(zip(_ADA_FIELDS, _ADA_CFGS[cfg]))
+    mb = max(min(num_gpus * min(4096 // resolution, 32), 64), num_gpus)
+    return EasyDict(ref_gpus=num_gpus, kimg=25000, mb=mb, mbstd=min(mb // num_gpus, 4),
+                    fmaps=1 if resolution >= 512 else 0.5, lrate=0.002 if resolution >= 1024 else 0.0025,
+                    gamma=0.0002 * resolution ** 2 / mb, ema=mb * 10 / 32, ramp=0.05, map=2)
 
 
 def _networks_of(config_id):
@@ -76,14 +102,114 @@ def _check_minibatch(sched, num_gpus, num_workers):
     raise UsageError(message + (" x %d workers" % num_workers if num_workers > 1 else ""))
 
 
+def _config_setup(config_id, gamma, minibatch_size, minibatch_gpu, latent_size, mapping_layers):
+    """(G_args, D_args, G_loss_args, D_loss_args, sched_args, loop kwargs) of --config `config_id`."""
+    if config_id not in _valid_configs:
+        raise UsageError("--config: unknown config %r (valid: %s)" % (config_id, ", ".join(_valid_configs)))
+    stage = config_id[:8]
+    growing = stage in ("config-a", "config-b", "config-c", "config-d")
+    loop = EasyDict(lazy_regularization=False) if stage in ("config-a", "config-b") else EasyDict()
+    G, D = _networks_of(config_id)
+    if latent_size is not None:
+        G.latent_size = G.dlatent_size = G.mapping_fmaps = latent_size
+    if mapping_layers is not None:
+        G.mapping_layers = mapping_layers
+    G_loss = "G_logistic_ns" if stage in ("config-a", "config-b", "config-c") else "G_logistic_ns_pathreg"
+    D_gamma = gamma if gamma is not None else (100 if stage == "config-e" else 10)
+    sched = EasyDict(copy.deepcopy(dict(_DEFAULT_SCHEDULE, **(_GROWING_SCHEDULE if growing else {}))))
+    # Minibatch options (e.g. for smaller GPUs) replace the per-resolution tables.
+    if minibatch_size is not None:
+        sched.update(minibatch_size_base=minibatch_size, minibatch_size_dict={})
+    if minibatch_gpu is not None:
+        sched.update(minibatch_gpu_base=minibatch_gpu, minibatch_gpu_dict={})
+    return (G, D, EasyDict(func_name="training.loss." + G_loss),
+            EasyDict(func_name="training.loss.D_logistic_r1", gamma=D_gamma), sched, loop)
+
+
+def _ada_setup(cfg, resolution, num_gpus, gamma, minibatch_size, minibatch_gpu, latent_size, mapping_layers, freezed):
+    """(G_args, D_args, G_loss_args, D_loss_args, sched_args, loop kwargs) of StyleGAN2-ADA's --cfg `cfg`."""
+    if cfg not in _valid_cfgs:
+        raise UsageError("--cfg: unknown preset %r (valid: %s)" % (cfg, ", ".join(_valid_cfgs)))
+    spec = ada_preset(cfg, resolution, num_gpus)
+    shared = dict(fmap_base=int(spec.fmaps * 16384), fmap_max=512, num_fp16_res=4, conv_clamp=256)
+    G = EasyDict(func_name="training.networks.G_main", mapping_layers=spec.map, **shared)
+    D = EasyDict(func_name="training.networks.D_main", mbstd_group_size=spec.mbstd, **shared)
+    G_loss = EasyDict(func_name="training.loss.G_ada_pathreg")
+    if cfg == "cifar":
+        G_loss.pl_weight = 0
+        G.style_mixing_prob = None
+        D.architecture = "orig"
+    if latent_size is not None:
+        G.latent_size = G.dlatent_size = latent_size
+    if mapping_layers is not None:
+        G.mapping_layers = mapping_layers
+    if freezed:
+        D.freeze_layers = freezed
+    mb = spec.mb if minibatch_size is None else minibatch_size
+    mb_gpu = max(mb // spec.ref_gpus, 1) if minibatch_gpu is None else minibatch_gpu
+    sched = EasyDict(G_lrate_base=spec.lrate, D_lrate_base=spec.lrate, minibatch_size_base=mb,
+                     minibatch_gpu_base=mb_gpu, tick_kimg_base=4, tick_kimg_dict={})
+    D_loss = EasyDict(func_name="training.loss.D_ada_r1", gamma=spec.gamma if gamma is None else gamma)
+    loop = EasyDict(G_smoothing_kimg=spec.ema, G_smoothing_rampup=spec.ramp, total_kimg=spec.kimg)
+    return G, D, G_loss, D_loss, sched, loop
+
+
+def _augment_setup(aug, p, target, augpipe, config_id, kwargs, num_workers):
+    """The training loop's augment_args (None: no augmentation object at all) and the run_desc parts of
+    --aug, --p, --target and --augpipe. Switches config-e/f to the ADA losses when they augment."""
+    ada_cfg = config_id is None
+    if aug is None:
+        aug = "ada" if ada_cfg else "noaug"
+    if aug not in _AUG_MODES:
+        raise UsageError("--aug: unknown mode %r (valid: %s)" % (aug, ", ".join(_AUG_MODES)))
+    if p is not None and aug != "fixed":
+        raise UsageError("--p: only with --aug=fixed")
+    if aug == "fixed" and p is None:
+        raise UsageError("--aug=fixed: needs --p")
+    if p is not None and not 0 <= p <= 1:
+        raise UsageError("--p: must be in [0, 1], got %g" % p)
+    if target is not None and aug != "ada":
+        raise UsageError("--target: only with --aug=ada")
+    if target is not None and not 0 <= target <= 1:
+        raise UsageError("--target: must be in [0, 1], got %g" % target)
+    if augpipe is not None and aug == "noaug":
+        raise UsageError("--augpipe: not with --aug=noaug")
+    if augpipe is not None and augpipe not in _AUGPIPES:
+        raise UsageError("--augpipe: unknown pipeline %r (valid: %s)" % (augpipe, ", ".join(_AUGPIPES)))
+    if aug == "ada" and num_workers > 1:
+        raise UsageError("--aug=ada: the adaptive p is not kept in step across workers; use --aug=fixed or noaug")
+    if aug == "noaug":
+        return (EasyDict() if ada_cfg else None), (["noaug"] if ada_cfg else [])
+    if not ada_cfg:
+        if config_id[:8] not in ("config-e", "config-f"):
+            raise UsageError("--aug=%s: augmentation needs config-e, config-f or an ADA --cfg preset" % aug)
+        kwargs.G_loss_args.func_name = "training.loss.G_ada_pathreg"
+        kwargs.D_loss_args.func_name = "training.loss.D_ada_r1"
+    from training.augment import augpipe_specs  # pylint: disable=import-outside-toplevel
+    augpipe = "bgc" if augpipe is None else augpipe
+    args = EasyDict(apply_func="training.augment.augment_pipeline", apply_args=dict(augpipe_specs[augpipe]))
+    desc = [aug]
+    if aug == "fixed":
+        args.update(initial_strength=p)
+        desc.append("p%g" % p)
+    else:
+        args.update(tune_heuristic="rt", tune_target=0.6 if target is None else target, tune_kimg=500)
+        desc += ["target%g" % target] if target is not None else []
+    return args, desc + [augpipe]
+
+
 def build_training_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_kimg, gamma, mirror_augment,
                           metrics, minibatch_size=None, minibatch_gpu=None, fmap_base=None, fmap_max=None,
                           latent_size=None, mapping_layers=None, snapshot_ticks=None, cond=False, worker_hosts=None,
-                          worker_index=0, tick_kimg=None):
+                          worker_index=0, tick_kimg=None, cfg=None, resolution=None, aug=None, p=None, target=None,
+                          augpipe=None, freezed=None):
     """The keyword arguments of `dnnlib.submit_run` for one training run (run_func_name, submit_config, and
     those of `training.training_loop.training_loop`). With `worker_hosts` (['host:port', ...]) this process is
     worker `worker_index` of a multi-worker run: `num_gpus` GPUs per worker, `minibatch_size` over all.
-    `tick_kimg`: kimg per tick at every resolution (default: the schedule's, from 28 at 8x8 to 4 at 1024x1024)."""
+    `tick_kimg`: kimg per tick at every resolution (default: the schedule's, from 28 at 8x8 to 4 at 1024x1024).
+    `cfg`: a StyleGAN2-ADA preset instead of `config_id` (the dataset's `resolution` needed); `aug`, `p`,
+    `target`, `augpipe`: the augmentation (default: 'ada' with `cfg`, else 'noaug'); `freezed`: frozen D layers.
+    `total_kimg` and `gamma` None: the config's or preset's."""
     unknown = [name for name in metrics if name not in metric_defaults]
     if unknown:
         raise UsageError("--metrics: unknown metric %r (known: %s, or none)" % (unknown[0], ", ".join(metric_defaults)))
@@ -93,51 +219,49 @@ def build_training_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, to
     if num_workers > 1 and not 0 <= worker_index < num_workers:
         raise UsageError("--worker-index: must be in [0, %d) for %d worker hosts, got %d"
                          % (num_workers, num_workers, worker_index))
-    if config_id not in _valid_configs:
-        raise UsageError("--config: unknown config %r (valid: %s)" % (config_id, ", ".join(_valid_configs)))
-    stage = config_id[:8]
-    growing = stage in ("config-a", "config-b", "config-c", "config-d")
-
-    kwargs = EasyDict(run_func_name="training.training_loop.training_loop", data_dir=data_dir,
-                      total_kimg=total_kimg, mirror_augment=mirror_augment)
-    kwargs.image_snapshot_ticks = kwargs.network_snapshot_ticks = 10 if snapshot_ticks is None else snapshot_ticks
-    if num_workers > 1:
-        kwargs.update(worker_hosts=list(worker_hosts), worker_index=worker_index)
-    if stage in ("config-a", "config-b"):
-        kwargs.lazy_regularization = False
-
-    G, D = _networks_of(config_id)
+    if cfg is not None and config_id is not None:
+        raise UsageError("--cfg: an ADA preset replaces --config; give one of them")
+    if freezed is not None and (cfg is None or freezed < 0):
+        raise UsageError("--freezed: needs an ADA --cfg preset and a number >= 0" if cfg is None else
+                         "--freezed: must be >= 0, got %d" % freezed)
+    if cfg is None:
+        config_id = "config-f" if config_id is None else config_id
+        G, D, G_loss, D_loss, sched, loop = _config_setup(config_id, gamma, minibatch_size, minibatch_gpu, latent_size,
+                                                          mapping_layers)
+    else:
+        G, D, G_loss, D_loss, sched, loop = _ada_setup(cfg, resolution, num_gpus * num_workers, gamma, minibatch_size,
+                                                       minibatch_gpu, latent_size, mapping_layers, freezed)
     for key, value in [("fmap_base", fmap_base), ("fmap_max", fmap_max)]:
         if value is not None:
             G[key] = D[key] = value
-    if latent_size is not None:
-        G.latent_size = G.dlatent_size = G.mapping_fmaps = latent_size
-    if mapping_layers is not None:
-        G.mapping_layers = mapping_layers
-    G_loss = "G_logistic_ns" if stage in ("config-a", "config-b", "config-c") else "G_logistic_ns_pathreg"
-    D_gamma = gamma if gamma is not None else (100 if stage == "config-e" else 10)
-
-    sched = EasyDict(copy.deepcopy(dict(_DEFAULT_SCHEDULE, **(_GROWING_SCHEDULE if growing else {}))))
-    # Minibatch options (e.g. for smaller GPUs) replace the per-resolution tables.
-    if minibatch_size is not None:
-        sched.update(minibatch_size_base=minibatch_size, minibatch_size_dict={})
-    if minibatch_gpu is not None:
-        sched.update(minibatch_gpu_base=minibatch_gpu, minibatch_gpu_dict={})
     _check_minibatch(sched, num_gpus, num_workers)
     if tick_kimg is not None:
         sched.update(tick_kimg_base=tick_kimg, tick_kimg_dict={})
 
+    kwargs = EasyDict(run_func_name="training.training_loop.training_loop", data_dir=data_dir,
+                      mirror_augment=mirror_augment, total_kimg=25000)
+    kwargs.update(loop)
+    if total_kimg is not None:
+        kwargs.total_kimg = total_kimg
+    kwargs.image_snapshot_ticks = kwargs.network_snapshot_ticks = 10 if snapshot_ticks is None else snapshot_ticks
+    if num_workers > 1:
+        kwargs.update(worker_hosts=list(worker_hosts), worker_index=worker_index)
     dataset_args = EasyDict(tfrecord_dir=dataset)
     if cond:
         dataset_args.max_label_size = "full"  # A conditional G and D, with as many labels as the dataset has.
-    kwargs.update(G_args=G, D_args=D, G_opt_args=EasyDict(_ADAM), D_opt_args=EasyDict(_ADAM),
-                  G_loss_args=EasyDict(func_name="training.loss." + G_loss),
-                  D_loss_args=EasyDict(func_name="training.loss.D_logistic_r1", gamma=D_gamma),
-                  dataset_args=dataset_args, sched_args=sched, grid_args=EasyDict(size="8k", layout="random"),
+    kwargs.update(G_args=G, D_args=D, G_opt_args=EasyDict(_ADAM), D_opt_args=EasyDict(_ADAM), G_loss_args=G_loss,
+                  D_loss_args=D_loss, dataset_args=dataset_args, sched_args=sched,
+                  grid_args=EasyDict(size="8k", layout="random"),
                   metric_arg_list=[metric_defaults[name] for name in metrics], tf_config={"rnd.np_random_seed": 1000})
+    augment_args, aug_desc = _augment_setup(aug, p, target, augpipe, config_id if cfg is None else None, kwargs,
+                                           num_workers)
+    if augment_args is not None:
+        kwargs.augment_args = augment_args
 
     gpus = "%dx%dgpu" % (num_workers, num_gpus) if num_workers > 1 else "%dgpu" % num_gpus
-    desc = ["stylegan2", dataset] + (["cond"] if cond else []) + [gpus, config_id]
+    setup = config_id if cfg is None else cfg + ("%d" % (num_gpus * num_workers) if cfg == "auto" else "")
+    desc = ["stylegan2", dataset] + (["cond"] if cond else []) + [gpus, setup] + aug_desc
+    desc += ["freezed%d" % freezed] if freezed else []
     kwargs.submit_config = dnnlib.SubmitConfig()
     kwargs.submit_config.update(num_gpus=num_gpus, submit_target=dnnlib.SubmitTarget.LOCAL, run_dir_root=result_dir,
                                 run_desc="-".join(desc))
@@ -290,20 +414,26 @@ def _training_kwargs_from(args):
         raise UsageError("--worker-index: needs --worker-hosts")
     elif os.environ.get("TF_CONFIG"):
         worker_hosts, worker_index = workers_from_tf_config(os.environ["TF_CONFIG"])
+    resolution = None
+    if args.cfg is not None:  # The presets depend on the resolution.
+        resolution = _check_dataset(args, EasyDict(max_label_size="full") if args.cond else {}).resolution
     kwargs = build_training_kwargs(
         dataset=args.dataset, data_dir=args.data_dir, result_dir=args.result_dir, config_id=args.config_id,
         num_gpus=args.num_gpus, total_kimg=args.total_kimg, gamma=args.gamma,
         mirror_augment=args.mirror_augment, metrics=args.metrics, minibatch_size=args.minibatch_size,
         minibatch_gpu=args.minibatch_gpu, fmap_base=args.fmap_base, fmap_max=args.fmap_max,
         latent_size=args.latent_size, mapping_layers=args.mapping_layers, snapshot_ticks=args.snapshot_ticks,
-        cond=args.cond, worker_hosts=worker_hosts, worker_index=worker_index, tick_kimg=args.tick_kimg)
-    pathreg = kwargs.G_loss_args.func_name.endswith("_pathreg")
-    if pathreg and args.minibatch_gpu is not None and args.minibatch_gpu < 2:
+        cond=args.cond, worker_hosts=worker_hosts, worker_index=worker_index, tick_kimg=args.tick_kimg,
+        cfg=args.cfg, resolution=resolution, aug=args.aug, p=args.p, target=args.target, augpipe=args.augpipe,
+        freezed=args.freezed)
+    pathreg = kwargs.G_loss_args.func_name.endswith("_pathreg") and kwargs.G_loss_args.get("pl_weight") != 0
+    if pathreg and kwargs.sched_args.minibatch_gpu_base < 2 and not kwargs.sched_args.get("minibatch_gpu_dict"):
         raise UsageError("--minibatch-gpu: %s's path length regularization runs on half the per-GPU batch, so "
-                         "it must be at least 2, got %d" % (args.config_id, args.minibatch_gpu))
+                         "it must be at least 2, got %d" % (args.cfg or args.config_id or "config-f",
+                                                            kwargs.sched_args.minibatch_gpu_base))
     _check_dataset(args, kwargs.dataset_args)
     if args.resume is not None:
-        kwargs.update(_resume_args(args, kwargs.submit_config.run_desc))
+        kwargs.update(_resume_args(args, kwargs.submit_config.run_desc, kwargs.get("augment_args")))
     if worker_index == 0:  # Only worker 0 evaluates metrics.
         _check_metric_networks(args.metrics)
     return kwargs
@@ -333,7 +463,8 @@ def _holds_images(folder):
 
 
 def _check_dataset(args, dataset_args):
-    """The dataset reads as training will read it (a UsageError if not), and has labels if --cond asks for them."""
+    """The dataset reads as training will read it (a UsageError if not), and has labels if --cond asks for them.
+    Returns what `training.dataset.check_dataset` found (resolution, channels, label_size, label_file)."""
     folder = os.path.join(args.data_dir, args.dataset)
     if not glob.glob(os.path.join(folder, "*.tfrecords")):
         if _holds_images(folder):
@@ -352,14 +483,22 @@ def _check_dataset(args, dataset_args):
         raise UsageError("--cond=true: dataset %s has no labels (no *.labels file; dataset_tool.py "
                          "create_from_images --labels-from-subdirs makes one), so it cannot train a conditional "
                          "network" % folder)
+    return found
 
 
-def _resume_args(args, run_desc):
-    """The training loop's resume arguments for --resume (a path, URL or 'latest'), its pickle checked."""
+def _resume_args(args, run_desc, augment_args=None):
+    """The training loop's resume arguments for --resume (a path, URL, 'latest' or a transfer-learning source),
+    its pickle checked. A transfer source gives new networks its values at kimg 0, with the EMA ramp-up off;
+    it and a pickle without a training state restart p at 0 moving at tune_kimg 100 (in `augment_args`)."""
     from dnnlib.tflib import network_pickle  # pylint: disable=import-outside-toplevel
     from training import resume  # pylint: disable=import-outside-toplevel
+    import pretrained_networks  # pylint: disable=import-outside-toplevel
     resume_pkl = args.resume
-    if resume_pkl == "latest":
+    sources = pretrained_networks.transfer_learning_sources
+    transfer = resume_pkl in sources
+    if transfer:
+        resume_pkl = sources[resume_pkl]
+    elif resume_pkl == "latest":
         resume_pkl = find_resume_pkl(args.result_dir, run_desc)
     elif not dnnlib.util.is_url(resume_pkl, allow_file_urls=True) and not os.path.isfile(resume_pkl):
         raise UsageError("--resume: %s: no such file" % resume_pkl)
@@ -367,6 +506,13 @@ def _resume_args(args, run_desc):
         network_pickle.check(resume_pkl, allow_code_execution=args.allow_code_execution)
     except network_pickle.NetworkPickleError as e:
         raise UsageError("--resume: %s" % e) from None
+    state_file = None if dnnlib.util.is_url(resume_pkl) else resume.state_file_for_snapshot(resume_pkl)
+    if augment_args and (transfer or state_file is None or not os.path.isfile(state_file)):
+        augment_args["tune_kimg"] = 100
+    if transfer:
+        print("Transfer learning from %s (%s): its values in new networks, from kimg 0" % (args.resume, resume_pkl))
+        return dict(resume_pkl=resume_pkl, resume_kimg=0.0, resume_with_new_nets=True, G_smoothing_rampup=None,
+                    resume_allow_code_execution=args.allow_code_execution)
     resume_kimg = args.resume_kimg
     if resume_kimg is None:  # Used only when there is no training state: the snapshot's name tells the kimg.
         resume_kimg = resume.kimg_in_snapshot_name(resume_pkl) or 0.0
@@ -382,11 +528,23 @@ def main(argv=None):
                         default="results", metavar="DIR")
     parser.add_argument("--data-dir", help="Dataset root directory", required=True)
     parser.add_argument("--dataset", help="Training dataset", required=True)
-    parser.add_argument("--config", help="Training config (default: %(default)s)", default="config-f",
+    parser.add_argument("--config", help="Training config (default: config-f, unless --cfg is given)", default=None,
                         dest="config_id", metavar="CONFIG")
+    parser.add_argument("--cfg", help="StyleGAN2-ADA preset instead of --config: " + ", ".join(_valid_cfgs) +
+                        " (ADA networks, mixed precision, presets of minibatch, gamma, EMA, learning rate)",
+                        default=None, metavar="PRESET")
+    parser.add_argument("--aug", help="Augmentation before D: ada (adaptive p), fixed (p = --p) or noaug "
+                        "(default: ada with --cfg, else noaug)", default=None, metavar="MODE")
+    parser.add_argument("--p", help="--aug=fixed: the augmentation probability, 0..1", default=None, type=finite_float)
+    parser.add_argument("--target", help="--aug=ada: the r_t that p aims at, 0..1 (default: 0.6)", default=None,
+                        type=finite_float)
+    parser.add_argument("--augpipe", help="Augmentation pipeline: " + ", ".join(_AUGPIPES) + " (default: bgc)",
+                        default=None, metavar="PIPE")
+    parser.add_argument("--freezed", help="With --cfg: freeze this many of D's first layers (default: 0)",
+                        default=None, type=int, metavar="N")
     parser.add_argument("--num-gpus", help="Number of GPUs (default: %(default)s)", default=1, type=int, metavar="N")
-    parser.add_argument("--total-kimg", help="Training length in thousands of images (default: %(default)s)",
-                        metavar="KIMG", default=25000, type=float)
+    parser.add_argument("--total-kimg", help="Training length in thousands of images (default: 25000; cifar "
+                        "preset: 100000)", metavar="KIMG", default=None, type=float)
     parser.add_argument("--gamma", help="R1 regularization weight (default is config dependent)", default=None,
                         type=float)
     parser.add_argument("--mirror-augment", help="Mirror augment (default: %(default)s)", default=False,
@@ -399,7 +557,9 @@ def main(argv=None):
                         "(default is config dependent)", default=None, type=int, metavar="N")
     parser.add_argument("--resume", help="Network pickle (path or URL) to resume from, or 'latest': where the "
                         "newest run with the same dataset, config and GPU count stopped (network-final.pkl after "
-                        "abort.txt, else its newest snapshot), continued exactly from its training state",
+                        "abort.txt, else its newest snapshot), continued exactly from its training state; or a "
+                        "transfer-learning source (ffhq256, ffhq512, ffhq1024, celebahq256, lsundog256): its "
+                        "values in new networks, from kimg 0",
                         default=None, metavar="PKL")
     parser.add_argument("--resume-kimg", help="Training progress of a --resume pickle that has no training "
                         "state (default: the kimg in a network-snapshot-<kimg>.pkl name, else 0)", default=None,

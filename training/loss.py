@@ -3,8 +3,10 @@
 Each has the signature `(G, D, opt, training_set, minibatch_size, ...) -> (loss, reg)`; the D losses also
 take the `reals` and their `labels`. `loss` is per sample ([N, 1]); `reg` is a per-sample regularization
 term ([N]) or None. The training loop adds `reg` to `loss`, or with lazy regularization optimizes it in a
-phase of its own every few minibatches. Networks run with `is_training=True`; latents are standard
-normal `[N] + G.input_shapes[0][1:]`, and G losses draw labels with `training_set.get_random_labels_tf`.
+phase of its own every few minibatches. The ADA losses (`G_ada_pathreg`, `D_ada_r1`) also take `aug`, the
+training loop's `AdaptiveAugment`, which augments every image D sees. Networks run with `is_training=True`;
+latents are standard normal `[N] + G.input_shapes[0][1:]`, and G losses draw labels with
+`training_set.get_random_labels_tf`.
 
 Random numbers: the functions below call `tf.random_normal` / `tf.random_uniform` through the `tf`
 module at graph-building time on purpose. While the training loop builds its towers,
@@ -185,3 +187,56 @@ def G_logistic_ns_pathreg(G, D, opt, training_set, minibatch_size, pl_minibatch_
         with tf.control_dependencies([tf.assign(pl_mean_var, pl_mean)]):
             penalty = autosummary("Loss/pl_penalty", tf.square(lengths - pl_mean))
     return loss, penalty * pl_weight
+
+
+# ------------------------------------------------------------------------------------------------------
+# StyleGAN2-ADA: the logistic losses with R1 and path length regularization, D seeing every image (real
+# or fake) through the augmentation `aug` (a training.adaptive_augment.AdaptiveAugment).
+
+def _score_augmented(D, aug, images, labels):
+    """D's scores of the augmented images; the gradient flows back through the augmentation."""
+    images, labels = aug.apply(images, labels)
+    return _score(D, images, labels)
+
+
+def G_ada_pathreg(G, D, opt, training_set, minibatch_size, aug, pl_minibatch_shrink=2, pl_decay=0.01,
+                  pl_weight=2.0):
+    """loss = softplus(-D(aug(G(z, c)))) per sample [N, 1]; reg = pl_weight * (|J_w^T y| - a)^2 as in
+    `G_logistic_ns_pathreg`, but on the first N // pl_minibatch_shrink of the same latents and labels
+    (reg [N // shrink]; zeros when pl_weight is 0, so the regularization step still runs)."""
+    del opt
+    latents = _latents(G, minibatch_size)
+    labels = training_set.get_random_labels_tf(minibatch_size)
+    fakes = G.get_output_for(latents, labels, is_training=True)
+    fake_scores = autosummary("Loss/scores/fake", _score_augmented(D, aug, fakes, labels))
+    fake_scores = autosummary("Loss/signs/fake", tf.sign(fake_scores), passthru=fake_scores)
+    loss = tf.nn.softplus(-fake_scores)
+
+    with tf.name_scope("PathReg"):
+        num = minibatch_size // pl_minibatch_shrink
+        if pl_weight == 0:
+            return loss, tf.zeros([num])
+        images, dlatents = G.get_output_for(latents[:num], labels[:num], is_training=True, return_dlatents=True)
+        lengths = autosummary("Loss/pl_lengths", _path_lengths(G, _fp32(images), dlatents))
+        with tf.control_dependencies(None):
+            pl_mean_var = tf.Variable(name="pl_mean", trainable=False, initial_value=0.0, dtype=tf.float32)
+        pl_mean = pl_mean_var + pl_decay * (tf.reduce_mean(lengths) - pl_mean_var)
+        with tf.control_dependencies([tf.assign(pl_mean_var, pl_mean)]):
+            penalty = autosummary("Loss/pl_penalty", tf.square(lengths - pl_mean))
+    return loss, penalty * pl_weight
+
+
+def D_ada_r1(G, D, opt, training_set, minibatch_size, reals, labels, aug, gamma=10.0):
+    """loss = softplus(D(aug(G(z, c')))) + softplus(-D(aug(x))) per sample [N, 1], with c' random labels;
+    reg = gamma / 2 * |d sum(D(aug(x))) / dx|^2 [N], the gradient taken w.r.t. the reals before the
+    augmentation. Reports the scores of the augmented reals to `aug` (r_t)."""
+    fake_labels = training_set.get_random_labels_tf(minibatch_size)
+    fakes = G.get_output_for(_latents(G, minibatch_size), fake_labels, is_training=True)
+    fake_scores = autosummary("Loss/scores/fake", _score_augmented(D, aug, fakes, fake_labels))
+    real_scores = autosummary("Loss/scores/real", _score_augmented(D, aug, reals, labels))
+    aug.report_real_scores(real_scores)
+    real_scores = autosummary("Loss/signs/real", tf.sign(real_scores), passthru=real_scores)
+    loss = tf.nn.softplus(fake_scores) + tf.nn.softplus(-real_scores)
+    with tf.name_scope("GradientPenalty"):
+        penalty = autosummary("Loss/r1_penalty", _squared_gradient_norms(opt, real_scores, reals))
+    return loss, penalty * (gamma * 0.5)

@@ -2,7 +2,8 @@
 
 A snapshot `network-snapshot-<kimg>.pkl` holds G, D and Gs. Continuing a run exactly also needs the
 optimizer and loss-scaling variables, `pl_mean`, the counters of the loop, the elapsed time, NumPy's
-random state and how far the run had read its data stream. `TrainingState` holds all of that while the
+random state, how far the run had read its data stream and, with ADA, the augmentation probability p
+and its r_t accumulators. `TrainingState` holds all of that while the
 loop runs and writes it to `training-state-<kimg>.pkl`.
 
 Random TF ops are the other half. A stateful op such as `tf.random_normal` keeps its position inside
@@ -148,7 +149,8 @@ class TrainingState:
     Counters: `cur_nimg` (images shown), `cur_tick`, `tick_start_nimg`, `prev_lod`, `running_mb_counter`
     (minibatches, for the regularization intervals), `random_step` (see `StepSeededRandomOps`),
     `data_config` and `num_fetches` (the stream's (minibatch_gpu, level) and minibatches read per tower
-    since it last restarted). `resumed_from` names the state file read, if any.
+    since it last restarted). `augment`: `AdaptiveAugment.get_state()` (p, ...) or None. `resumed_from`
+    names the state file read, if any.
     """
 
     def __init__(self, cur_nimg=0, random_base_seed=None):
@@ -162,6 +164,7 @@ class TrainingState:
         self.data_config = None
         self.num_fetches = 0
         self.total_time = 0.0
+        self.augment = None
         self.resumed_from = None
         self._saved_vars = None
         self._saved_numpy_state = None
@@ -208,6 +211,7 @@ class TrainingState:
         state = cls(cur_nimg=saved["cur_nimg"], random_base_seed=saved["random_base_seed"])
         for key in ("cur_tick", "tick_start_nimg", "prev_lod", "running_mb_counter", "random_step", "total_time"):
             setattr(state, key, saved[key])
+        state.augment = saved.get("augment")  # Absent in the files of runs without augmentation.
         state.resumed_from = path
         state._saved_vars = saved["vars"]
         state._saved_numpy_state = saved["numpy_random_state"]
@@ -220,7 +224,7 @@ class TrainingState:
         contents = dict(version=STATE_VERSION, numpy_random_state=np.random.get_state(),
                         vars={var.name: value for var, value in zip(variables, values)})
         for key in ("cur_nimg", "cur_tick", "tick_start_nimg", "prev_lod", "running_mb_counter", "random_step",
-                    "random_base_seed", "data_config", "num_fetches", "total_time"):
+                    "random_base_seed", "data_config", "num_fetches", "total_time", "augment"):
             contents[key] = getattr(self, key)
         dnnlib.util.write_file_atomically(path, pickle.dumps(contents, protocol=4))
 

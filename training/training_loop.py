@@ -16,6 +16,7 @@ import dnnlib.tflib as tflib  # Before TensorFlow: it enables the oneDNN kernels
 import tensorflow.compat.v1 as tf
 from dnnlib.tflib.autosummary import autosummary
 
+from training import adaptive_augment
 from training import dataset
 from training import distributed
 from training import misc
@@ -124,9 +125,9 @@ class Phase:
 class _TrainingGraph:
     """Placeholders, optimizers and towers, then the phases and the Gs update built from them."""
 
-    def __init__(self, args, training_set, workers, num_gpus, use_gpus):
+    def __init__(self, args, training_set, workers, num_gpus, use_gpus, aug=None):
         self.args, self.training_set, self.workers = args, training_set, workers
-        self.num_gpus, self.use_gpus = num_gpus, use_gpus
+        self.num_gpus, self.use_gpus, self.aug = num_gpus, use_gpus, aug
         with tf.name_scope("Inputs"), tf.device("/cpu:0"):
             self.lod_in = tf.placeholder(tf.float32, name="lod_in", shape=[])
             self.G_lrate_in = tf.placeholder(tf.float32, name="G_lrate_in", shape=[])
@@ -136,13 +137,21 @@ class _TrainingGraph:
             num_towers = num_gpus * workers.count
             multiplier = self.minibatch_size_in // (self.minibatch_gpu_in * num_towers)
             self.Gs_beta = 0.0
-            if args.G_smoothing_kimg > 0.0:
+            self.Gs_nimg_in = None
+            if args.G_smoothing_rampup is not None:
+                # ADA's ramp-up: the half-life grows with the images shown, up to G_smoothing_kimg.
+                self.Gs_nimg_in = tf.placeholder(tf.float32, name="Gs_nimg_in", shape=[])
+                half_lives = tf.cast(self.minibatch_size_in, tf.float32) / tf.maximum(self.Gs_nimg_in, 1e-8)
+                self.Gs_beta = 0.5 ** half_lives
+            elif args.G_smoothing_kimg > 0.0:
                 half_lives = tf.div(tf.cast(self.minibatch_size_in, tf.float32), args.G_smoothing_kimg * 1000.0)
                 self.Gs_beta = 0.5 ** half_lives
         opt_args = {}
         for net, lrate_in, interval in [("G", self.G_lrate_in, args.G_reg_interval),
                                         ("D", self.D_lrate_in, args.D_reg_interval)]:
             kwargs = dict(args[net + "_opt_args"], minibatch_multiplier=multiplier, learning_rate=lrate_in)
+            if use_gpus and args[net + "_args"].get("num_fp16_res", 0) > 0:
+                kwargs.setdefault("use_loss_scaling", True)  # float16 gradients would underflow unscaled.
             if args.lazy_regularization:
                 # The regularizer adds one step every `interval` minibatches; these settings make the
                 # interval + 1 steps move like `interval` plain ones.
@@ -157,10 +166,19 @@ class _TrainingGraph:
         per_gpu = [sched.get("minibatch_gpu_base", 4)] + list(sched.get("minibatch_gpu_dict", {}).values())
         self.max_minibatch_gpu = max(per_gpu)  # The size of the tower data buffers.
         self.fetch_ops, self.shadow_nets, self.losses = [], [], {"G": [], "D": []}
+        self.registered = set()  # The optimizers given gradients.
 
     def feed(self, sched):
         return {self.lod_in: sched.lod, self.G_lrate_in: sched.G_lrate, self.D_lrate_in: sched.D_lrate,
                 self.minibatch_size_in: sched.minibatch_size, self.minibatch_gpu_in: sched.minibatch_gpu}
+
+    def feed_minibatch(self, feed, nimg_before):
+        """`feed` plus what changes every minibatch: the EMA half-life in images while it ramps up."""
+        if self.Gs_nimg_in is None:
+            return feed
+        feed = dict(feed)
+        feed[self.Gs_nimg_in] = min(self.args.G_smoothing_kimg * 1000.0, nimg_before * self.args.G_smoothing_rampup)
+        return feed
 
     def _fetch_reals(self):
         """Ops that refill this tower's buffers of reals and labels from the data stream, after the
@@ -191,6 +209,8 @@ class _TrainingGraph:
             reals, labels = self._fetch_reals()
             lod_assigns = [tf.assign(net.vars["lod"], self.lod_in) for net in (G, D) if "lod" in net.vars]
             common = dict(G=G, D=D, training_set=self.training_set, minibatch_size=self.minibatch_gpu_in)
+            if self.aug is not None:
+                common["aug"] = self.aug
             with tf.control_dependencies(lod_assigns):
                 with tf.name_scope("G_loss"):
                     G_loss, G_reg = dnnlib.util.call_func_by_name(opt=self.opt["TrainG"], **common, **args.G_loss_args)
@@ -201,6 +221,7 @@ class _TrainingGraph:
             for key, net, loss, reg, interval in per_net:
                 if reg is not None and args.lazy_regularization:
                     self.opt["Reg" + key].register_gradients(tf.reduce_mean(reg * interval), net.trainables)
+                    self.registered.add("Reg" + key)
             for key, net, loss, reg, interval in per_net:
                 if reg is not None and not args.lazy_regularization:
                     loss += reg
@@ -210,9 +231,14 @@ class _TrainingGraph:
     def phases(self):
         """The training phases in the order one minibatch runs them."""
         lazy = self.args.lazy_regularization
-        step_ops = dict(G=self.opt["TrainG"].apply_updates(), D=self.opt["TrainD"].apply_updates())
-        step_ops.update(G_reg=self.opt["RegG"].apply_updates(allow_no_op=True),
-                        D_reg=self.opt["RegD"].apply_updates(allow_no_op=True))
+        step_ops = dict(G=self.opt["TrainG"].apply_updates(), G_reg=self.opt["RegG"].apply_updates(allow_no_op=True))
+        # The D steps count D's signs on the augmented reals toward r_t (R1 passes too), and update D only
+        # after the count: it reads the scores of the D that the step started from.
+        stat_ops = self.aug.stat_ops if self.aug is not None else []
+        with tf.control_dependencies(stat_ops):
+            step_ops["D"] = self.opt["TrainD"].apply_updates()
+        with tf.control_dependencies(stat_ops if "RegD" in self.registered else []):
+            step_ops["D_reg"] = self.opt["RegD"].apply_updates(allow_no_op=True)
         self.data_fetch_op = tf.group(*self.fetch_ops)
         with tf.device("/cpu:0"):
             losses = {net: self.workers.mean_after(tf.add_n(self.losses[net]) / len(self.losses[net]), step_ops[net])
@@ -238,9 +264,19 @@ def _networks(args, training_set, device):
         if args.resume_pkl is not None:
             print("Loading networks from \"%s\"..." % args.resume_pkl)
             sources = misc.load_pkl(args.resume_pkl, allow_code_execution=args.resume_allow_code_execution)
+            _check_transfer_shapes(nets[0], sources[0], args.resume_pkl)
             for net, source in zip(nets, sources):
                 net.copy_vars_from(source)
         return tuple(nets)
+
+
+def _check_transfer_shapes(G, source, source_name):
+    """New networks take a pickle's values by name only when they make images of the same shape."""
+    if list(source.output_shape[1:]) != list(G.output_shape[1:]):
+        raise ValueError("training_loop: %s makes images of %s (channels, height, width), the dataset has %s: "
+                         "transfer learning needs the same resolution and channels"
+                         % (source_name, "x".join(map(str, source.output_shape[1:])),
+                            "x".join(map(str, G.output_shape[1:]))))
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -260,6 +296,8 @@ def training_loop(
         tf_config={},                   # tflib.init_tf() options.
         data_dir=None,                  # Root folder of the datasets.
         G_smoothing_kimg=10.0,          # Half-life of Gs, the moving average of G, in kimg.
+        G_smoothing_rampup=None,        # ADA: half-life at most this times the images shown so far (None: off).
+        augment_args=None,              # ADA: AdaptiveAugment options (augmentation before D); None: none.
         minibatch_repeats=4,            # Minibatches between two looks at the schedule.
         lazy_regularization=True,       # Regularize in phases of their own, every few minibatches?
         G_reg_interval=4,               # Minibatches per G regularization phase (lazy regularization).
@@ -308,7 +346,11 @@ def training_loop(
                   % (state.resumed_from, state.cur_nimg / 1000.0, state.cur_tick))
         training_set = dataset.load_dataset(data_dir=dnnlib.convert_path(data_dir) if data_dir else None,
                                             verbose=True, **workers.dataset_args(dataset_args))
-        reporter = _Reporter(args, training_set, workers.is_chief, run_context, num_gpus)
+        aug = None
+        if augment_args is not None:
+            aug = adaptive_augment.AdaptiveAugment(**augment_args)
+            aug.get_strength_var()
+        reporter = _Reporter(args, training_set, workers.is_chief, run_context, num_gpus, aug)
         G, D, Gs = _networks(args, training_set, tower_device(0, use_gpus))
         workers.broadcast_from_chief([G, D, Gs], tower_device(0, use_gpus))
         G.print_layers()
@@ -317,7 +359,7 @@ def training_loop(
         random_ops = state.random_ops()
 
         print("Building TensorFlow graph...")
-        graph = _TrainingGraph(args, training_set, workers, num_gpus, use_gpus)
+        graph = _TrainingGraph(args, training_set, workers, num_gpus, use_gpus, aug)
         with random_ops.active():
             for gpu in range(num_gpus):
                 graph.add_tower(gpu, G, D, random_ops)
@@ -327,6 +369,8 @@ def training_loop(
         tflib.init_uninitialized_vars()
         state_vars = resume.state_variables([G, D, Gs] + graph.shadow_nets)
         state.restore(state_vars)
+        if aug is not None:
+            aug.set_state(state.augment)
         reporter.open_logs(G, D, last_snapshot=resume_pkl, earlier_seconds=state.total_time)
 
         print("Training for %g kimg..." % total_kimg)
@@ -343,9 +387,13 @@ def training_loop(
             feed = graph.feed(sched)
             rounds = sched.minibatch_size // (sched.minibatch_gpu * num_towers)
             for _ in range(minibatch_repeats):
+                minibatch_feed = graph.feed_minibatch(feed, state.cur_nimg)
                 state.cur_nimg += sched.minibatch_size
                 _train_minibatch(phases, graph.data_fetch_op, Gs_update_op, rounds,
-                                 lambda ops: state.run(ops, feed, random_ops), state, reporter.check_finite)
+                                 lambda ops: state.run(ops, minibatch_feed, random_ops), state, reporter.check_finite)
+            if aug is not None:
+                aug.tune(sched.minibatch_size * minibatch_repeats)
+                state.augment = aug.get_state()
             done = state.cur_nimg >= total_kimg * 1000
             if state.cur_tick < 0 or state.cur_nimg >= state.tick_start_nimg + sched.tick_kimg * 1000 or done:
                 reporter.tick(state, sched, done, (G, D, Gs), state_vars)
@@ -392,9 +440,9 @@ class _Reporter:
     Only the chief worker writes files; every worker prints its tick lines.
     """
 
-    def __init__(self, args, training_set, is_chief, run_context, num_gpus):
+    def __init__(self, args, training_set, is_chief, run_context, num_gpus, aug=None):
         self.args, self.training_set, self.is_chief = args, training_set, is_chief
-        self.run_context, self.num_gpus = run_context, num_gpus
+        self.run_context, self.num_gpus, self.aug = run_context, num_gpus, aug
         self.grid_size, grid_reals, self.grid_labels = misc.setup_snapshot_image_grid(training_set, **args.grid_args)
         if is_chief:
             misc.save_image_grid(grid_reals, dnnlib.make_run_dir_path("reals.png"),
@@ -416,7 +464,7 @@ class _Reporter:
             self._save_fakes(Gs, "fakes_init.png", last_sched.minibatch_gpu, write=write)
 
     def build_summaries(self):
-        self.tick_summaries = _TickSummaries(_TICK_VALUES)
+        self.tick_summaries = _TickSummaries(_TICK_VALUES + (_AUGMENT_VALUES if self.aug is not None else []))
 
     def open_logs(self, G, D, last_snapshot, earlier_seconds):
         print("Initializing logs...")
@@ -466,13 +514,17 @@ class _Reporter:
             state.cur_tick, state.cur_nimg / 1000.0, sched.lod, sched.minibatch_size, total, tick_seconds,
             tick_seconds / max(tick_kimg, 1e-8), self.maintenance_time, _peak_gpu_mem_gb(), total / 3600.0,
             total / 86400.0]))
+        augment = ""
+        if self.aug is not None:
+            values.update(zip(_AUGMENT_VALUES, [self.aug.strength, self.aug.last_rt]))
+            augment = " augment %.3f rt %.3f" % (self.aug.strength, self.aug.last_rt)
         if self.is_chief:
             self.tick_summaries.add(values)
         print("tick %-5d kimg %-8.1f lod %-5.2f minibatch %-4d time %-12s sec/tick %-7.1f sec/kimg %-7.2f "
-              "maintenance %-6.1f gpumem %.1f" % (
+              "maintenance %-6.1f gpumem %.1f%s" % (
                   state.cur_tick, state.cur_nimg / 1000.0, sched.lod, sched.minibatch_size,
                   dnnlib.util.format_time(total), tick_seconds, values["Timing/sec_per_kimg"],
-                  self.maintenance_time, values["Resources/peak_gpu_mem_gb"]), flush=True)
+                  self.maintenance_time, values["Resources/peak_gpu_mem_gb"], augment), flush=True)
 
     def _snapshots(self, state, sched, done, nets, state_vars):
         def due(every):
@@ -514,6 +566,7 @@ class _Reporter:
 _TICK_VALUES = ["Progress/tick", "Progress/kimg", "Progress/lod", "Progress/minibatch", "Timing/total_sec",
                 "Timing/sec_per_tick", "Timing/sec_per_kimg", "Timing/maintenance_sec", "Resources/peak_gpu_mem_gb",
                 "Timing/total_hours", "Timing/total_days"]
+_AUGMENT_VALUES = ["Progress/augment", "Progress/rt"]  # p and the r_t of its latest adjustment.
 
 
 class _TickSummaries:
