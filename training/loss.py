@@ -160,13 +160,22 @@ def _path_lengths(G, images, dlatents):
     return tf.sqrt(tf.reduce_mean(per_layer, axis=1))
 
 
+def _path_length_penalty(G, images, dlatents, pl_decay):
+    """(|J_w^T y| - a)^2 per image [N], where `a` is `pl_mean`, the moving average of the lengths (decay
+    `pl_decay`), kept in a non-trainable variable outside the networks (so not pickled) and updated before
+    the penalty is computed. Creates `pl_mean` in the caller's name scope."""
+    lengths = autosummary("Loss/pl_lengths", _path_lengths(G, _fp32(images), dlatents))
+    with tf.control_dependencies(None):
+        pl_mean_var = tf.Variable(name="pl_mean", trainable=False, initial_value=0.0, dtype=tf.float32)
+    pl_mean = pl_mean_var + pl_decay * (tf.reduce_mean(lengths) - pl_mean_var)
+    with tf.control_dependencies([tf.assign(pl_mean_var, pl_mean)]):
+        return autosummary("Loss/pl_penalty", tf.square(lengths - pl_mean))
+
+
 def G_logistic_ns_pathreg(G, D, opt, training_set, minibatch_size, pl_minibatch_shrink=2, pl_decay=0.01,
                           pl_weight=2.0):
-    """G_logistic_ns; reg = pl_weight * (|J_w^T y| - a)^2 on a batch of N // pl_minibatch_shrink.
-
-    `a` is `pl_mean`, the moving average of the lengths (decay `pl_decay`), kept in a non-trainable
-    variable outside the networks (so not pickled); it is updated before the penalty is computed.
-    """
+    """G_logistic_ns; reg = pl_weight * (|J_w^T y| - a)^2 on a batch of N // pl_minibatch_shrink
+    (`_path_length_penalty`)."""
     del opt
     latents = _latents(G, minibatch_size)
     labels = training_set.get_random_labels_tf(minibatch_size)
@@ -180,12 +189,7 @@ def G_logistic_ns_pathreg(G, D, opt, training_set, minibatch_size, pl_minibatch_
             pl_latents = _latents(G, num)
             pl_labels = training_set.get_random_labels_tf(num)
             images, dlatents = G.get_output_for(pl_latents, pl_labels, is_training=True, return_dlatents=True)
-        lengths = autosummary("Loss/pl_lengths", _path_lengths(G, images, dlatents))
-        with tf.control_dependencies(None):
-            pl_mean_var = tf.Variable(name="pl_mean", trainable=False, initial_value=0.0, dtype=tf.float32)
-        pl_mean = pl_mean_var + pl_decay * (tf.reduce_mean(lengths) - pl_mean_var)
-        with tf.control_dependencies([tf.assign(pl_mean_var, pl_mean)]):
-            penalty = autosummary("Loss/pl_penalty", tf.square(lengths - pl_mean))
+        penalty = _path_length_penalty(G, images, dlatents, pl_decay)
     return loss, penalty * pl_weight
 
 
@@ -217,12 +221,7 @@ def G_ada_pathreg(G, D, opt, training_set, minibatch_size, aug, pl_minibatch_shr
         if pl_weight == 0:
             return loss, tf.zeros([num])
         images, dlatents = G.get_output_for(latents[:num], labels[:num], is_training=True, return_dlatents=True)
-        lengths = autosummary("Loss/pl_lengths", _path_lengths(G, _fp32(images), dlatents))
-        with tf.control_dependencies(None):
-            pl_mean_var = tf.Variable(name="pl_mean", trainable=False, initial_value=0.0, dtype=tf.float32)
-        pl_mean = pl_mean_var + pl_decay * (tf.reduce_mean(lengths) - pl_mean_var)
-        with tf.control_dependencies([tf.assign(pl_mean_var, pl_mean)]):
-            penalty = autosummary("Loss/pl_penalty", tf.square(lengths - pl_mean))
+        penalty = _path_length_penalty(G, images, dlatents, pl_decay)
     return loss, penalty * pl_weight
 
 
