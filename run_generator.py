@@ -32,18 +32,33 @@ NOISE_MODES = ("seed", "const", "random", "none")
 # Shared by both commands.
 
 def check_class_idx(Gs, class_idx):
-    """Raise ValueError unless `class_idx` suits the network: a class in [0, label_size) for a conditional
-    network; anything (it is ignored) for an unconditional one."""
+    """Raise ValueError unless `class_idx` is None (every class in turn, for conditional networks) or a class
+    in [0, label_size); for an unconditional network anything goes (it is ignored)."""
+    label_size = Gs.input_shapes[1][1]
+    if label_size and class_idx is not None and not 0 <= class_idx < label_size:
+        raise ValueError("--class must be in [0, %d) for this network, got %d" % (label_size, class_idx))
+
+
+def require_class_idx(Gs, class_idx):
+    """Raise ValueError if the network is conditional and no class was chosen (style mixing needs one)."""
+    check_class_idx(Gs, class_idx)
     label_size = Gs.input_shapes[1][1]
     if label_size and class_idx is None:
         raise ValueError("the network is conditional (%d classes): choose one with --class" % label_size)
-    if label_size and not 0 <= class_idx < label_size:
-        raise ValueError("--class must be in [0, %d) for this network, got %d" % (label_size, class_idx))
+
+
+def class_of_seed(Gs, class_idx, seed):
+    """The class an image is drawn in: `class_idx`, or with None every class in turn (seed mod the number of
+    classes, so a seed always gives the same image); None for unconditional networks."""
+    label_size = Gs.input_shapes[1][1]
+    if label_size == 0:
+        return None
+    return class_idx if class_idx is not None else seed % label_size
 
 
 def make_class_labels(Gs, class_idx, num):
     """One-hot labels [num, label_size] for `class_idx`, or None for unconditional networks."""
-    check_class_idx(Gs, class_idx)
+    require_class_idx(Gs, class_idx)
     label_size = Gs.input_shapes[1][1]
     if label_size == 0:
         if class_idx is not None:
@@ -90,32 +105,59 @@ def generate_images(network_pkl, seeds, truncation_psi, class_idx=None, noise_mo
                     allow_code_execution=None):
     """One image per seed, saved as `seed%04d.png` in the run dir (and `grid.png` with `grid`).
 
-    `seeds`: any sequence of seeds, e.g. a dnnlib.cli.NumRange, which stays small however many it holds."""
+    `seeds`: any sequence of seeds, e.g. a dnnlib.cli.NumRange, which stays small however many it holds.
+    A conditional network without `class_idx` draws every class in turn (seed mod the number of classes);
+    its grid then has a row per class."""
     import dnnlib.tflib as tflib  # pylint: disable=import-outside-toplevel
     import pretrained_networks  # pylint: disable=import-outside-toplevel
     from training import misc  # pylint: disable=import-outside-toplevel
     print('Loading networks from "%s"...' % network_pkl)
     _G, _D, Gs = pretrained_networks.load_networks(network_pkl, allow_code_execution=allow_code_execution)
-    labels = make_class_labels(Gs, class_idx, 1)
+    check_class_idx(Gs, class_idx)
+    label_size = Gs.input_shapes[1][1]
+    if label_size == 0 and class_idx is not None:
+        print("Warning: --class=%d is ignored: the network is unconditional." % class_idx)
+    if label_size and class_idx is None:
+        print("The network is conditional (%d classes) and no --class was given: seed s is drawn in class "
+              "s mod %d." % (label_size, label_size))
 
     Gs_kwargs = dnnlib.EasyDict()
     Gs_kwargs.output_transform = dict(func=tflib.convert_images_to_uint8, nchw_to_nhwc=True)
     if truncation_psi is not None:
         Gs_kwargs.truncation_psi = truncation_psi
 
-    images = []  # Kept for the grid only.
+    images, classes = [], []  # Kept for the grid only.
     for seed in tqdm(seeds, total=len(seeds), desc="Generating", unit="image"):
         rnd = np.random.RandomState(seed)
         z = rnd.randn(1, *Gs.input_shape[1:])  # [minibatch, latent]
+        seed_class = class_of_seed(Gs, class_idx, seed)
+        labels = None if seed_class is None else np.eye(label_size, dtype=np.float32)[[seed_class]]
         Gs_kwargs.randomize_noise = set_noise_inputs(Gs, noise_mode, rnd)
         image = Gs.run(z, labels, **Gs_kwargs)  # [minibatch, height, width, channel], uint8
         misc.save_image(image[0], dnnlib.make_run_dir_path("seed%04d.png" % seed))
         if grid:
             images.append(image[0])
+            classes.append(seed_class)
 
     if grid:
-        misc.save_image_grid(np.stack(images).transpose(0, 3, 1, 2), dnnlib.make_run_dir_path("grid.png"), drange=[0, 255])
+        rows_by_class = label_size > 0 and class_idx is None
+        grid_images, grid_size = class_rows(images, classes) if rows_by_class else (np.stack(images), None)
+        misc.save_image_grid(grid_images.transpose(0, 3, 1, 2), dnnlib.make_run_dir_path("grid.png"),
+                             drange=[0, 255], grid_size=grid_size)
     print("Saved %d images to %s" % (len(seeds), dnnlib.make_run_dir_path()))
+
+
+def class_rows(images, classes):
+    """Lay out [H, W, C] images in a row per class (the classes present, in order; each row in the images'
+    order, short rows padded with black): returns images [rows * cols, H, W, C] and grid_size (cols, rows)."""
+    row_classes = sorted(set(classes))
+    rows = [[image for image, image_class in zip(images, classes) if image_class == row_class]
+            for row_class in row_classes]
+    cols = max(len(row) for row in rows)
+    cells = np.zeros([len(rows) * cols] + list(images[0].shape), images[0].dtype)
+    for row_index, row in enumerate(rows):
+        cells[row_index * cols:row_index * cols + len(row)] = row
+    return cells, (cols, len(rows))
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -200,7 +242,9 @@ def _add_common_args(parser):
     parser.add_argument("--network", help="Network pickle: path, URL or gdrive:networks/<name>.pkl (default: the "
                         "shipped 32x32 digits network networks/stylegan2-digits32-cond.pkl, conditional: use "
                         "--class 0-9)", dest="network_pkl", default=None)
-    parser.add_argument("--class", help="Class index for conditional networks", dest="class_idx", type=int, default=None)
+    parser.add_argument("--class", help="Class index for conditional networks (generate-images without it: "
+                        "every class in turn, seed s in class s mod the number of classes)", dest="class_idx",
+                        type=int, default=None)
     parser.add_argument("--result-dir", help="Root directory for run results (default: %(default)s)", default="results", metavar="DIR")
     parser.add_argument("--allow-code-execution", action="store_true", dest="allow_code_execution", default=None,
                         help="Let the pickle run the network code it embeds (only for files you trust; "
@@ -241,9 +285,11 @@ def _check_network_options(subcmd, kwargs):
         kwargs["network_pkl"] = pretrained_networks.DEFAULT_NETWORK
     _G, _D, Gs = pretrained_networks.load_networks(kwargs["network_pkl"],
                                                    allow_code_execution=kwargs["allow_code_execution"])
-    check_class_idx(Gs, kwargs["class_idx"])
     if subcmd == "style-mixing-example":
+        require_class_idx(Gs, kwargs["class_idx"])
         check_col_styles(Gs, kwargs["col_styles"])
+    else:
+        check_class_idx(Gs, kwargs["class_idx"])
 
 
 def main(argv=None):

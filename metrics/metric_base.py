@@ -247,6 +247,9 @@ def run_on_gpus(net, images, num_gpus):
     return net.run(images, num_gpus=num_gpus, assume_frozen=True)[:num_images]
 
 
+MAX_SHARED_FAKE_BYTES = 64 << 20  # The largest feature array of generated images a MetricGroup run keeps.
+
+
 class MetricBase:
     """One metric, evaluated on network pickles by `run()`; subclasses implement `_evaluate()`."""
 
@@ -265,16 +268,19 @@ class MetricBase:
 
     def run(self, network_pkl, run_dir=None, data_dir=None, dataset_args=None, mirror_augment=None, num_gpus=1,
             tf_config=None, log_results=True, Gs_kwargs=dict(is_validation=True),  # pylint: disable=dangerous-default-value
-            allow_code_execution=None):
+            allow_code_execution=None, shared_fakes=None):
         """Evaluate the metric on the Gs of `network_pkl` (a `(G, D, Gs)` pickle) in a fresh graph and session.
 
         dataset_args and mirror_augment default to those of the training run in `run_dir`
         (`submit_config.pkl`). With `log_results` the result line is printed and appended to
         `<run_dir>/metric-<name>.txt`. allow_code_execution: see `training.misc.load_pkl` (the network
-        pickle loads in safe mode unless it comes from the official server).
+        pickle loads in safe mode unless it comes from the official server). shared_fakes: a dict that the
+        metrics of one `MetricGroup` run share, so that the features of generated images are computed once for
+        all the metrics that ask for the same ones (see `_compute_fake_features`).
         """
         self._reset(network_pkl=network_pkl, run_dir=run_dir, data_dir=data_dir, dataset_args=dataset_args,
                     mirror_augment=mirror_augment)
+        self._shared_fakes = shared_fakes
         time_begin = time.time()
         # Mirroring and KID subsets draw from NumPy's global RNG: leave it as it was, so that a training run
         # that evaluates metrics continues exactly as one resumed from the same snapshot.
@@ -317,6 +323,7 @@ class MetricBase:
         self._results = []
         self._eval_time = None
         self._dataset_obj = None
+        self._shared_fakes = None
 
     @staticmethod
     def _load_generator(network_pkl, allow_code_execution=None):
@@ -423,32 +430,34 @@ class MetricBase:
         tfrecord_dir = self._dataset_args.get("tfrecord_dir", "")
         return os.path.join(self._data_dir, tfrecord_dir) if self._data_dir is not None else tfrecord_dir
 
-    def _iterate_reals(self, minibatch_size, num_reals):
-        """Yield uint8 minibatches [N, C, H, W] of real images (mirrored at random with mirror_augment).
+    def _iterate_reals(self, minibatch_size, num_reals, with_labels=False):
+        """Yield uint8 minibatches [N, C, H, W] of real images (mirrored at random with mirror_augment), or
+        with `with_labels` pairs (images, labels [N, label_size]) with every label column of the dataset.
 
         num_reals: an int = that many images (the dataset repeats if it is smaller), or 'all' = every image
         of the dataset once, in file order.
         """
         self._require_dataset()
+        label_args = dict(max_label_size="full") if with_labels else {}
         if num_reals == "all":
-            dataset_obj = self._load_dataset(repeat=False, shuffle_mb=0)
+            dataset_obj = self._load_dataset(repeat=False, shuffle_mb=0, **label_args)
         else:
-            dataset_obj = self._load_dataset()
+            dataset_obj = self._load_dataset(**label_args)
         num_done = 0
         while num_reals == "all" or num_done < num_reals:
             try:
                 # Always the same minibatch size: a new size would restart the dataset's iterator.
-                images, _labels = dataset_obj.get_minibatch_np(minibatch_size)
+                images, labels = dataset_obj.get_minibatch_np(minibatch_size)
             except tf.errors.OutOfRangeError:
                 break
             if num_reals != "all":
-                images = images[:num_reals - num_done]
+                images, labels = images[:num_reals - num_done], labels[:num_reals - num_done]
             if images.shape[0] == 0:
                 break
             if self._mirror_augment:
                 images = misc.apply_mirror_augment(images)
             num_done += images.shape[0]
-            yield images
+            yield (images, labels) if with_labels else images
         dataset_obj.close()
 
     def _get_random_labels_tf(self, minibatch_size):
@@ -514,8 +523,14 @@ class MetricBase:
 
     def _compute_fake_features(self, Gs, Gs_kwargs, feature_net, num_images, minibatch_per_gpu, num_gpus, desc):
         """Features [num_images, D] of generated images: Gs output -> uint8 -> feature_net, on each GPU.
-        With class_balanced, image i is of class i mod label_size."""
+        With class_balanced, image i is of class i mod label_size. Reused from `shared_fakes` (see `run`) when
+        an earlier metric of the group computed the same ones."""
         self._check_feature_net_input(feature_net, Gs.output_shape[1:], "the generated images")
+        shared_key = repr((self._network_pkl, self.feature_nets(), feature_net.name,
+                           sorted(feature_net.static_kwargs.items()), num_images, self.class_balanced,
+                           sorted(Gs_kwargs.items()), self._dataset_args, num_gpus))
+        if self._shared_fakes is not None and shared_key in self._shared_fakes:
+            return self._shared_fakes[shared_key]
         first_index_in = tf.placeholder(tf.int32, [], name="first_fake_index")  # Of the minibatch.
         gpu_indices = iter(range(num_gpus))
 
@@ -534,6 +549,10 @@ class MetricBase:
             features[begin:end] = np.concatenate(tflib.run(result_expr, {first_index_in: begin}), axis=0)[:end - begin]
             bar.update(end - begin)
         bar.close()
+        # Small feature sets only (e.g. 10k x 128 of the fmnist classifier): 50k Inception or VGG features are
+        # 0.4-0.8 GB each, too much to hold for the rest of a group run.
+        if self._shared_fakes is not None and features.nbytes <= MAX_SHARED_FAKE_BYTES:
+            self._shared_fakes[shared_key] = features
         return features
 
     def _generate_fakes_expr(self, Gs_clone, Gs_kwargs, minibatch_size, first_index=None):
@@ -562,11 +581,14 @@ class MetricGroup:
         return [getattr(metric, method)(*args, **kwargs) for metric in self.metrics]
 
     def run(self, *args, **kwargs):
+        """`run` every metric (they share the generated images' features where they can)."""
+        kwargs.setdefault("shared_fakes", {})
         self._call_each("run", *args, **kwargs)
 
     def run_each(self, *args, **kwargs):
         """`run` every metric, going on past failures: [(metric name, `failure_reason`)] of those that failed
         (whatever went wrong: a training run must not end because a metric could not be evaluated)."""
+        kwargs.setdefault("shared_fakes", {})
         failures = []
         for metric in self.metrics:
             try:

@@ -12,6 +12,7 @@ _LS = "metrics.linear_separability.LS"
 _PR = "metrics.precision_recall.PR"
 _KID = "metrics.kernel_inception_distance.KID"
 _ACC = "metrics.classifier_accuracy.ClassAccuracy"
+_SPREAD = "metrics.class_spread.ClassSpread"
 # Offline: in the 128 features of this project's Fashion-MNIST classifier (networks/fmnist-classifier.pkl),
 # for 32x32 1-channel networks; a conditional network's classes come equally often (1,000 of each in 10k).
 _FMNIST = dict(feature_net="fmnist", class_balanced=True)
@@ -49,4 +50,6 @@ metric_defaults = EasyDict([(args.name, args) for args in [
     EasyDict(name="pr10k3_fmnist", func_name=_PR, num_images=10000, nhood_size=3, minibatch_per_gpu=50,
              row_batch_size=10000, col_batch_size=10000, num_reals="all", max_reals=10000, **_FMNIST),
     EasyDict(name="acc10k_fmnist", func_name=_ACC, num_images=10000, minibatch_per_gpu=50, **_FMNIST),
+    # Within-class spread of the fakes over that of every real image (by its label): 1 = as varied as the data.
+    EasyDict(name="spread10k_fmnist", func_name=_SPREAD, num_images=10000, minibatch_per_gpu=50, **_FMNIST),
 ]])

@@ -1,5 +1,6 @@
 """The shipped Fashion-MNIST classifier (networks/fmnist-classifier.pkl) on the real test images, and the
-offline metrics in its features (fid10k_fmnist, kid10k_fmnist, pr10k3_fmnist, acc10k_fmnist) end to end.
+offline metrics in its features (fid10k_fmnist, kid10k_fmnist, pr10k3_fmnist, acc10k_fmnist, spread10k_fmnist)
+end to end.
 Needs the Debian package dataset-fashion-mnist (.ci/run installs it)."""
 
 import os
@@ -13,7 +14,7 @@ import dataset_tool
 import dnnlib
 import dnnlib.tflib as tflib
 import run_metrics
-from metrics import fmnist_classifier, metric_base
+from metrics import class_spread, fmnist_classifier, metric_base
 from metrics.frechet_inception_distance import feature_statistics, frechet_distance
 from metrics.metric_defaults import metric_defaults
 from test_dataset_tool import write_idx_gz
@@ -21,7 +22,7 @@ from training import misc
 
 FMNIST_DIR = "/usr/share/datasets/fashion-mnist"
 CLASSIFIER_PKL = metric_base.LOCAL_FEATURE_NETS["fmnist"][1]
-FMNIST_METRICS = ["fid10k_fmnist", "kid10k_fmnist", "pr10k3_fmnist", "acc10k_fmnist"]
+FMNIST_METRICS = ["fid10k_fmnist", "kid10k_fmnist", "pr10k3_fmnist", "acc10k_fmnist", "spread10k_fmnist"]
 
 needs_fmnist = pytest.mark.skipif(not os.path.isfile(os.path.join(FMNIST_DIR, "t10k-images-idx3-ubyte.gz")),
                                   reason="Fashion-MNIST not installed at %s (apt-get install dataset-fashion-mnist)"
@@ -96,6 +97,15 @@ def prototype_generator(latents_in, labels_in, prototypes=None, shift=0, channel
     return tf.tile(result, [1, channels, 1, 1])
 
 
+def sampling_generator(latents_in, labels_in, images_by_class=None, **_kwargs):
+    """Class c -> one of images_by_class[c] (uint8 [10, K, 1, 32, 32]) picked by the latent, in [-1, 1]."""
+    latents_in.set_shape([None, 4])
+    labels_in.set_shape([None, 10])
+    images = tf.constant(np.asarray(images_by_class, np.float32) / 127.5 - 1)
+    picks = tf.cast(tf.abs(latents_in[:, 0]) * 1000, tf.int32) % images.shape[1]
+    return tf.gather_nd(images, tf.stack([tf.cast(tf.argmax(labels_in, axis=1), tf.int32), picks], axis=1))
+
+
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("fmnist")
@@ -118,6 +128,10 @@ def env(tmp_path_factory):
             net = tflib.Network("P", func_name=prototype_generator, prototypes=e.prototypes, **kwargs)
             e[name + "_pkl"] = str(root / (name + ".pkl"))
             misc.save_pkl(net, e[name + "_pkl"])
+        images_by_class = [images[:200][labels[:200] == c][:12] for c in range(10)]  # Every class has 12 or more.
+        e.sampling_pkl = str(root / "sampling.pkl")
+        misc.save_pkl(tflib.Network("S", func_name=sampling_generator, images_by_class=images_by_class),
+                      e.sampling_pkl)
     with pytest.MonkeyPatch().context() as patch:
         patch.setenv("STYLEGAN2_CACHE_DIR", str(root / "cache"))
         yield e
@@ -170,6 +184,11 @@ def test_run_metrics_cli_fmnist_metrics(env, monkeypatch):
                                                                max_subset_size=100, **small))
     monkeypatch.setitem(metric_defaults, "pr10k3_fmnist", dict(metric_defaults["pr10k3_fmnist"], **small))
     monkeypatch.setitem(metric_defaults, "acc10k_fmnist", dict(metric_defaults["acc10k_fmnist"], **small))
+    monkeypatch.setitem(metric_defaults, "spread10k_fmnist", dict(metric_defaults["spread10k_fmnist"], **small))
+    fake_batches = []
+    generate_fakes_expr = metric_base.MetricBase._generate_fakes_expr
+    monkeypatch.setattr(metric_base.MetricBase, "_generate_fakes_expr",
+                        lambda self, *args: fake_batches.append(self.name) or generate_fakes_expr(self, *args))
     result_dir = env.root / "results"
     assert run_metrics.main(["--network", env.proto_pkl, "--dataset", "fmnist", "--data-dir", env.data_dir,
                              "--metrics", ",".join(FMNIST_METRICS), "--result-dir", str(result_dir),
@@ -180,9 +199,39 @@ def test_run_metrics_cli_fmnist_metrics(env, monkeypatch):
         line = (run_dir / ("metric-%s.txt" % name)).read_text().strip()
         values.update((key, float(value)) for key, value in re.findall(r" (%s\S*) (-?\d+\.\d+)" % name, line))
     assert sorted(values) == sorted(["fid10k_fmnist", "kid10k_fmnist", "pr10k3_fmnist_precision",
-                                     "pr10k3_fmnist_recall", "acc10k_fmnist"])
+                                     "pr10k3_fmnist_recall", "acc10k_fmnist", "spread10k_fmnist",
+                                     "spread10k_fmnist_fakes", "spread10k_fmnist_reals"])
     assert values["fid10k_fmnist"] > 5.0 and values["kid10k_fmnist"] > 0 and values["acc10k_fmnist"] == 1.0
+    # One image per class: no spread at all (mode collapse), against a real spread of several feature units.
+    assert values["spread10k_fmnist"] == 0 and values["spread10k_fmnist_fakes"] == 0
+    assert values["spread10k_fmnist_reals"] > 1
+    # The 200 fakes' features are computed once for FID, KID, PR and spread, once more as logits for accuracy.
+    assert fake_batches == ["fid10k_fmnist", "acc10k_fmnist"]
     # 10 distinct images, 20 copies each: each lies in the ball of a real neighbour or not at all (precision a
     # multiple of 1/10); their own balls have radius 0, so only reals equal to a prototype are covered.
     assert values["pr10k3_fmnist_precision"] * 10 == pytest.approx(round(values["pr10k3_fmnist_precision"] * 10))
     assert values["pr10k3_fmnist_recall"] <= 10 / 200
+
+
+def test_mean_class_spread_is_the_root_trace_of_each_class_covariance():
+    rnd = np.random.RandomState(0)
+    classes = rnd.randint(0, 3, size=300)
+    scales = np.array([1.0, 2.0, 0.5])
+    features = rnd.randn(300, 5) * scales[classes][:, None] + classes[:, None] * 10  # Class means far apart.
+    expected = np.mean([np.sqrt(np.trace(np.cov(features[classes == c], rowvar=False))) for c in range(3)])
+    assert class_spread.mean_class_spread(features, classes, 4) == pytest.approx(expected, rel=1e-12)  # Class 3: none.
+    assert class_spread.mean_class_spread(features, classes, 3) == pytest.approx(np.sqrt(5) * 3.5 / 3, rel=0.1)
+
+
+@needs_fmnist
+@pytest.mark.slow_on_tf1
+def test_within_class_spread_of_real_samples_is_near_one(env, sess):
+    """A generator that draws real images of the class asked for (12 per class) is about as varied as the 200
+    reals; the reals' spread is that of their features grouped by label."""
+    feature_net = misc.load_pkl(CLASSIFIER_PKL).clone(return_features=True)
+    real_features = feature_net.run(env.images[:200])
+    expected_reals = class_spread.mean_class_spread(real_features, env.labels[:200], 10)
+    results = run_metric(env, "spread10k_fmnist", env.sampling_pkl, num_images=300, minibatch_per_gpu=32)
+    assert results["spread10k_fmnist_reals"] == pytest.approx(expected_reals, rel=1e-4)
+    assert 0.8 < results["spread10k_fmnist"] < 1.1
+    assert results["spread10k_fmnist"] == pytest.approx(results["spread10k_fmnist_fakes"] / expected_reals, rel=1e-4)

@@ -105,16 +105,29 @@ def test_style_mixing_matches_the_official_pngs(reference, tiny_pkl, tmp_path):
 
 
 @pytest.mark.slow_on_tf1  # CLI behaviour, not TF-version specific: TF 2.x only in CI
-def test_conditional_network_needs_a_class(reference, tmp_path, monkeypatch):
+def test_conditional_network_without_a_class_draws_every_class_in_turn(reference, tmp_path, monkeypatch):
     pkl = _write_reference_pickle(reference, "tiny-cond4", tmp_path / "cond.pkl")
-    result = _run_generator("generate-images", "--network=" + pkl, "--seeds=0", "--result-dir=" + str(tmp_path / "out"))
-    assert result.returncode == 1 and "conditional (4 classes): choose one with --class" in result.stderr
+    result = _run_generator("generate-images", "--network=" + pkl, "--seeds=0-6", "--truncation-psi=1",
+                            "--grid", "--result-dir=" + str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "no --class was given: seed s is drawn in class s mod 4" in result.stdout
+    run_dir = tmp_path / "out" / "00000-generate-images"
     expected = np.load(os.path.join(reference, "tiny-cond4", "gen_psi1_uint8.npy"))  # Seed i has class i % 4.
-    images = {class_idx: _generate_in_process(pkl, tmp_path / str(class_idx), monkeypatch, [0, 1, 2, 3],
-                                              truncation_psi=1.0, class_idx=class_idx) for class_idx in [0, 3]}
-    _assert_images_match(images[0][0], expected[0])
-    _assert_images_match(images[3][3], expected[3])
-    assert np.abs(images[3][0] - images[0][0]).max() > 0
+    images = [_read_png(str(run_dir / ("seed%04d.png" % seed))) for seed in range(7)]
+    for seed in range(7):
+        _assert_images_match(images[seed], expected[seed])
+    # The grid: a row per class, the seeds of that class left to right, the missing cell (class 3) black.
+    grid = _read_png(str(run_dir / "grid.png"))
+    assert grid.shape == (4 * 16, 2 * 16, 3)
+    for seed in range(7):
+        row, col = seed % 4, seed // 4
+        np.testing.assert_array_equal(grid[row * 16:(row + 1) * 16, col * 16:(col + 1) * 16], images[seed])
+    assert grid[3 * 16:, 16:].max() == 0
+    # --class still draws every seed in that one class.
+    in_class_0 = _generate_in_process(pkl, tmp_path / "class0", monkeypatch, [0, 3], truncation_psi=1.0,
+                                      class_idx=0)
+    _assert_images_match(in_class_0[0], expected[0])
+    assert np.abs(in_class_0[3] - images[3]).max() > 0
 
 
 class _Exploit:
@@ -201,7 +214,8 @@ def fresh_network_cache(monkeypatch):
 
 @pytest.mark.parametrize("args, message", [
     (["generate-images", "--seeds=0", "--class=10"], "--class must be in [0, 10) for this network, got 10"),
-    (["generate-images", "--seeds=0"], "the network is conditional (10 classes): choose one with --class"),
+    (["style-mixing-example", "--row-seeds=1", "--col-seeds=2"],
+     "the network is conditional (10 classes): choose one with --class"),
     (["style-mixing-example", "--row-seeds=1", "--col-seeds=2", "--class=-1"], "--class must be in [0, 10)"),
     (["style-mixing-example", "--row-seeds=1", "--col-seeds=2", "--class=1", "--col-styles=3-40"],
      "--col-styles must be layer indices in [0, 8), got [8, 9,"),
