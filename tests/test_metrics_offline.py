@@ -134,7 +134,9 @@ def test_metric_group_run_each_goes_on_past_failures():
     failures = group.run_each("snapshot.pkl", run_dir="/run")
     assert failures == [("fid50k", "Could not download http://h/i.pkl: no"),
                         ("kid50k", "ZeroDivisionError: division by zero")]
-    assert all(m.calls == [(("snapshot.pkl",), dict(run_dir="/run"))] for m in group.metrics)
+    assert all(m.calls == [(("snapshot.pkl",), dict(run_dir="/run", shared_fakes={}))] for m in group.metrics)
+    # One dict for the whole group run, in which a metric leaves the fakes' features for the next ones.
+    assert len(set(id(m.calls[0][1]["shared_fakes"]) for m in group.metrics)) == 1
     with pytest.raises(KeyboardInterrupt):  # Not a metric failure: the user stops the run.
         group.metrics = [_FakeMetric("fid50k", KeyboardInterrupt())]
         group.run_each("snapshot.pkl")
