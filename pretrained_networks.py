@@ -8,8 +8,8 @@ map to NVIDIA's download server; so do `ada:<name>` for the StyleGAN2-ADA networ
 brecahad, afhqcat, afhqdog, afhqwild, cifar10, ffhq). `transfer_learning_sources` are the networks that
 ADA's `--resume=ffhq256` etc. start from. Downloads are cached in `$STYLEGAN2_CACHE_DIR` or `.stylegan2-cache/`.
 
-`DEFAULT_NETWORK` is a small conditional network that ships with the code (32x32 handwritten digits,
-classes 0-9, trained with run_training.py on scikit-learn's digits; see the README): the default of
+`DEFAULT_NETWORK` is a small conditional network that ships with the code (32x32 Fashion-MNIST, classes
+0-9, trained with run_training.py on the Fashion-MNIST training images; see the README): the default of
 run_generator.py and run_projector.py, so that they work offline.
 """
 
@@ -20,7 +20,7 @@ from dnnlib.tflib import network_pickle
 
 DOWNLOAD_ROOT = "https://nvlabs-fi-cdn.nvidia.com/stylegan2/networks/"
 ADA_DOWNLOAD_ROOT = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada/pretrained/"
-DEFAULT_NETWORK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "networks", "stylegan2-digits32-cond.pkl")
+DEFAULT_NETWORK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "networks", "stylegan2-fmnist32-cond.pkl")
 
 
 def _official_files():

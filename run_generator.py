@@ -240,8 +240,8 @@ _examples = """examples:
 
 def _add_common_args(parser):
     parser.add_argument("--network", help="Network pickle: path, URL or gdrive:networks/<name>.pkl (default: the "
-                        "shipped 32x32 digits network networks/stylegan2-digits32-cond.pkl, conditional: use "
-                        "--class 0-9)", dest="network_pkl", default=None)
+                        "shipped 32x32 Fashion-MNIST network networks/stylegan2-fmnist32-cond.pkl, conditional: "
+                        "classes 0-9)", dest="network_pkl", default=None)
     parser.add_argument("--class", help="Class index for conditional networks (generate-images without it: "
                         "every class in turn, seed s in class s mod the number of classes)", dest="class_idx",
                         type=int, default=None)

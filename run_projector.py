@@ -307,7 +307,7 @@ _examples = """examples:
 
 def _add_common_args(parser):
     parser.add_argument("--network", help="Network pickle: path, URL or gdrive:networks/<name>.pkl (default: the "
-                        "shipped 32x32 digits network networks/stylegan2-digits32-cond.pkl)", dest="network_pkl",
+                        "shipped 32x32 Fashion-MNIST network networks/stylegan2-fmnist32-cond.pkl)", dest="network_pkl",
                         default=None)
     parser.add_argument("--num-snapshots", type=_positive_int, default=5,
                         help="Number of snapshots (default: %(default)s)")
