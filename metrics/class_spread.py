@@ -22,22 +22,13 @@ def mean_class_spread(features, classes, num_classes):
     return float(np.mean(spreads))
 
 
-class ClassSpread(metric_base.MetricBase):
+class ClassSpread(metric_base.ClassBalancedMetric):
     """Within-class spread of `num_images` generated images (every class equally often) divided by that of
     every real image of the dataset (with its labels), both by `mean_class_spread` in the features of
     `feature_net`. Reports the ratio, and the two spreads with suffixes `_fakes` and `_reals`."""
 
-    def __init__(self, num_images, minibatch_per_gpu, feature_net="fmnist", feature_net_url=None, **kwargs):
-        kwargs["class_balanced"] = True
-        super().__init__(feature_net=feature_net, **kwargs)
-        self.num_images = num_images
-        self.minibatch_per_gpu = minibatch_per_gpu
-        self.feature_net_url = feature_net_url
-
     def _evaluate(self, Gs, Gs_kwargs, num_gpus):
-        if self._label_size == 0:
-            raise metric_base.MetricError("metric %s needs a conditional network (one that takes class labels)"
-                                          % self.name)
+        self._require_conditional()
         features_net = self._load_feature_net()
         url = self.feature_nets()[0][1]
         reals = self._cached_reals(lambda: self._real_spread(features_net, num_gpus), num_reals="all",

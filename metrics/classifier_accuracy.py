@@ -6,21 +6,12 @@ import numpy as np
 from metrics import metric_base
 
 
-class ClassAccuracy(metric_base.MetricBase):
+class ClassAccuracy(metric_base.ClassBalancedMetric):
     """Fraction of `num_images` generated images, every class equally often (image i of class i mod the number
     of classes), whose largest logit of the classifier `feature_net` is at the class asked for."""
 
-    def __init__(self, num_images, minibatch_per_gpu, feature_net="fmnist", feature_net_url=None, **kwargs):
-        kwargs["class_balanced"] = True
-        super().__init__(feature_net=feature_net, **kwargs)
-        self.num_images = num_images
-        self.minibatch_per_gpu = minibatch_per_gpu
-        self.feature_net_url = feature_net_url
-
     def _evaluate(self, Gs, Gs_kwargs, num_gpus):
-        if self._label_size == 0:
-            raise metric_base.MetricError("metric %s needs a conditional network (one that takes class labels)"
-                                          % self.name)
+        self._require_conditional()
         classifier = self._load_feature_net(output_features=False)
         if classifier.output_shape[1] != self._label_size:
             raise metric_base.MetricError("metric %s: %s tells %d classes but the network takes %d labels"

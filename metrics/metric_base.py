@@ -567,6 +567,22 @@ class MetricBase:
         return Gs_clone.get_output_for(latents, labels, **Gs_kwargs)
 
 
+class ClassBalancedMetric(MetricBase):
+    """A metric of a conditional generator's `num_images` images, every class equally often, in the outputs of
+    one of LOCAL_FEATURE_NETS (the class accuracy and within-class spread metrics)."""
+
+    def __init__(self, num_images, minibatch_per_gpu, feature_net="fmnist", feature_net_url=None, **kwargs):
+        kwargs["class_balanced"] = True
+        super().__init__(feature_net=feature_net, **kwargs)
+        self.num_images = num_images
+        self.minibatch_per_gpu = minibatch_per_gpu
+        self.feature_net_url = feature_net_url
+
+    def _require_conditional(self):
+        if self._label_size == 0:
+            raise MetricError("metric %s needs a conditional network (one that takes class labels)" % self.name)
+
+
 # ------------------------------------------------------------------------------------------------------
 
 class MetricGroup:
