@@ -44,11 +44,9 @@ class ClassSpread(metric_base.ClassBalancedMetric):
 
     def _real_spread(self, features_net, num_gpus):
         """{'spread': mean_class_spread of every real image, by its dataset label}."""
+        self._get_dataset_obj()  # MetricError unless the dataset has as many labels as the network takes.
         features, classes = [], []
         for images, labels in self._iterate_reals(self.minibatch_per_gpu * num_gpus, "all", with_labels=True):
-            if labels.shape[1] != self._label_size:
-                raise metric_base.MetricError("metric %s: the network takes %d labels but dataset %s gives %d"
-                                              % (self.name, self._label_size, self._dataset_dir(), labels.shape[1]))
             features.append(metric_base.run_on_gpus(features_net, images, num_gpus))
             classes.append(np.argmax(labels, axis=1))
         if not features:
