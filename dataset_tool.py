@@ -467,10 +467,14 @@ def load_mnist(mnist_dir, split="train"):
     return images, labels
 
 
-def create_mnist(tfrecord_dir, mnist_dir, split="train"):
-    """MNIST (or Fashion-MNIST) `split`: [N, 1, 32, 32] (28x28 zero-padded), one-hot labels, shuffled."""
+def create_mnist(tfrecord_dir, mnist_dir, split="train", max_images=None):
+    """MNIST (or Fashion-MNIST) `split`: [N, 1, 32, 32] (28x28 zero-padded), one-hot labels, shuffled.
+    max_images: keep only the split's first N images in file order (a small-data subset)."""
+    if max_images is not None and max_images < 1:
+        raise _dataset_error("--max-images must be at least 1, got %d" % max_images)
     print('Loading MNIST (%s split) from "%s"' % (split, mnist_dir))
     images, labels = load_mnist(mnist_dir, split)
+    images, labels = images[:max_images], labels[:max_images]
     _export_shuffled(tfrecord_dir, images, _one_hot(labels, 10, "MNIST"))
 
 
@@ -971,6 +975,8 @@ def _add_small_dataset_commands(add_command):
     p.add_argument("mnist_dir", help="folder with the MNIST files")
     p.add_argument("--split", choices=sorted(MNIST_SPLITS), default="train",
                    help="train: the train-* files (60,000 images), test: the t10k-* files (10,000) (default: train)")
+    p.add_argument("--max_images", "--max-images", type=int, default=None,
+                   help="only the split's first N images, in file order (default: all)")
 
     p = add_command("create_mnistrgb", "Create a stacked-MNIST dataset of RGB images of three digits.",
                     "create_mnistrgb datasets/mnistrgb ~/downloads/mnist")

@@ -193,6 +193,15 @@ def test_create_mnist(tmp_path, mnist_dir):
     assert_dataset(tmp_path / "mnist", padded[order], one_hot(labels, 10)[order])
 
 
+def test_create_mnist_max_images(tmp_path, mnist_dir):
+    """--max-images=4 keeps the first 4 images of the files (with their labels), then shuffles those."""
+    folder, images, labels = mnist_dir
+    run_tool("create_mnist", tmp_path / "mnist", folder, "--max-images=4")
+    padded = np.pad(images[:4], [(0, 0), (2, 2), (2, 2)])[:, np.newaxis]
+    order = shuffled_order(4)
+    assert_dataset(tmp_path / "mnist", padded[order], one_hot(labels[:4], 10)[order])
+
+
 def test_create_mnist_test_split(tmp_path, mnist_dir):
     """--split=test reads the t10k-* files (and only them: the train-* files here hold other images)."""
     folder, images, labels = mnist_dir
