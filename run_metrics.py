@@ -74,10 +74,11 @@ available metrics:
   ls                   Linear Separability (CelebA-HQ attribute classifiers)
   pr50k3, pr50k3_full  Precision and Recall (k = 3)
   kid50k, kid50k_full  Kernel Inception Distance
-  fid10k_fmnist, kid10k_fmnist, pr10k3_fmnist, acc10k_fmnist
+  fid10k_fmnist, kid10k_fmnist, pr10k3_fmnist, acc10k_fmnist, spread10k_fmnist
                        32x32 1-channel networks (Fashion-MNIST), no download: FID, KID, precision/recall
-                       in the features of networks/fmnist-classifier.pkl, and the fraction of images the
-                       classifier assigns to the class asked for (10k generated, classes equally often)
+                       in the features of networks/fmnist-classifier.pkl, the fraction of images the
+                       classifier assigns to the class asked for (10k generated, classes equally often),
+                       and the within-class spread of the features over the real images' (1 = as varied)
 
 feature networks are downloaded from NVIDIA's server into $STYLEGAN2_CACHE_DIR (default .stylegan2-cache);
 set $STYLEGAN2_METRICS_DIR to a folder (or URL prefix) holding local copies of the same file names.
