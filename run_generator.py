@@ -56,13 +56,18 @@ def class_of_seed(Gs, class_idx, seed):
     return class_idx if class_idx is not None else seed % label_size
 
 
+def warn_if_class_ignored(Gs, class_idx):
+    """Say that --class does nothing when the network is unconditional."""
+    if Gs.input_shapes[1][1] == 0 and class_idx is not None:
+        print("Warning: --class=%d is ignored: the network is unconditional." % class_idx)
+
+
 def make_class_labels(Gs, class_idx, num):
     """One-hot labels [num, label_size] for `class_idx`, or None for unconditional networks."""
     require_class_idx(Gs, class_idx)
+    warn_if_class_ignored(Gs, class_idx)
     label_size = Gs.input_shapes[1][1]
     if label_size == 0:
-        if class_idx is not None:
-            print("Warning: --class=%d is ignored: the network is unconditional." % class_idx)
         return None
     labels = np.zeros([num, label_size], np.float32)
     labels[:, class_idx] = 1
@@ -114,9 +119,8 @@ def generate_images(network_pkl, seeds, truncation_psi, class_idx=None, noise_mo
     print('Loading networks from "%s"...' % network_pkl)
     _G, _D, Gs = pretrained_networks.load_networks(network_pkl, allow_code_execution=allow_code_execution)
     check_class_idx(Gs, class_idx)
+    warn_if_class_ignored(Gs, class_idx)
     label_size = Gs.input_shapes[1][1]
-    if label_size == 0 and class_idx is not None:
-        print("Warning: --class=%d is ignored: the network is unconditional." % class_idx)
     if label_size and class_idx is None:
         print("The network is conditional (%d classes) and no --class was given: seed s is drawn in class "
               "s mod %d." % (label_size, label_size))

@@ -341,7 +341,7 @@ def _check_inputs(subcmd, kwargs):
     Gs = pretrained_networks.load_Gs(kwargs["network_pkl"], allow_code_execution=kwargs["allow_code_execution"])
     if subcmd == "project-generated-images":
         try:
-            run_generator.make_class_labels(Gs, kwargs["class_idx"], 1)
+            run_generator.require_class_idx(Gs, kwargs["class_idx"])  # The run warns if --class is ignored.
         except ValueError as e:
             raise ProjectorCommandError("%s: %s" % (kwargs["network_pkl"], e))
     projector.load_distance_net(kwargs["lpips_pkl"] or projector.default_lpips_location())

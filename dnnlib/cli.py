@@ -11,17 +11,18 @@ import re
 import sys
 
 import dnnlib
+from dnnlib import util
 
 
 def str_to_bool(text):
-    """'true'/'yes'/'1'/... -> True, 'false'/'no'/'0'/... -> False (case-insensitive); a bool passes."""
+    """'true'/'yes'/'1'/... -> True, 'false'/'no'/'0'/... -> False (case-insensitive; the words of
+    dnnlib.util.parse_yes_no); a bool passes."""
     if isinstance(text, bool):
         return text
-    answer = {"yes": True, "true": True, "t": True, "y": True, "1": True,
-              "no": False, "false": False, "f": False, "n": False, "0": False}.get(text.strip().lower())
-    if answer is None:
-        raise argparse.ArgumentTypeError("expected a boolean (true/false), got %r" % text)
-    return answer
+    try:
+        return util.parse_yes_no(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a boolean (true/false), got %r" % text) from None
 
 
 def _num_ranges(text):

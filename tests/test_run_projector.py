@@ -91,9 +91,11 @@ def _synthesize(dlatents, noises):
 def test_project_generated_images(nets, tmp_path):
     tiny_pkl, lpips_pkl = nets
     result = _run_projector_cli(["project-generated-images", "--network=" + tiny_pkl, "--lpips-pkl=" + lpips_pkl,
-                                 "--seeds=1,2", "--num-steps=20", "--num-snapshots=2", "--save-video",
+                                 "--seeds=1,2", "--num-steps=20", "--num-snapshots=2", "--save-video", "--class=3",
                                  "--result-dir=" + str(tmp_path / "out")], path_prefix=_fake_ffmpeg_dir(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
+    # The network is unconditional: --class changes nothing, and the run says so once.
+    assert (result.stdout + result.stderr).count("Warning: --class=3 is ignored") == 1
     run_dir = tmp_path / "out" / "00000-project-generated-images"
     files = sorted(os.listdir(str(run_dir)))
     for seed in (1, 2):
