@@ -24,11 +24,14 @@ def run(network_pkl, metrics, dataset, data_dir, mirror_augment, allow_code_exec
     print('Evaluating metrics "%s" for "%s"...' % (",".join(metrics), network_pkl))
     tflib.init_tf()
     group = metric_base.MetricGroup([metric_defaults[name] for name in metrics])
-    # Reals in file order, so that every evaluation sees the same real images.
-    group.run(pretrained_networks.get_path_or_url(network_pkl), run_dir=dnnlib.make_run_dir_path(),
-              data_dir=data_dir, dataset_args=dnnlib.EasyDict(tfrecord_dir=dataset, shuffle_mb=0),
-              mirror_augment=mirror_augment, num_gpus=dnnlib.submit_config.num_gpus,
-              allow_code_execution=allow_code_execution)
+    # Reals in file order, so that every evaluation sees the same real images. A metric that fails does
+    # not stop the others: their results are kept, and the run then ends with an error naming it.
+    failures = group.run_each(pretrained_networks.get_path_or_url(network_pkl), run_dir=dnnlib.make_run_dir_path(),
+                              data_dir=data_dir, dataset_args=dnnlib.EasyDict(tfrecord_dir=dataset, shuffle_mb=0),
+                              mirror_augment=mirror_augment, num_gpus=dnnlib.submit_config.num_gpus,
+                              allow_code_execution=allow_code_execution)
+    if failures:
+        raise metric_base.MetricError("; ".join("%s failed: %s" % failure for failure in failures))
 
 
 def _parse_metric_names(text):

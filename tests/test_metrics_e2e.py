@@ -321,6 +321,26 @@ def test_run_metrics_cli(env, tmp_path, monkeypatch):
     assert fid_line in log and ppl_line in log
 
 
+def test_run_metrics_cli_goes_on_past_a_failing_metric(env, tmp_path, capsys, monkeypatch):
+    """The first metric fails during its evaluation: the second still runs and writes its result, and the
+    command ends with exit status 1 and one error line naming the metric that failed and why."""
+    monkeypatch.setitem(metric_defaults, "fid50k", small_metric_args("fid50k", num_images=16))
+    monkeypatch.setitem(metric_defaults, "ppl_wend", small_metric_args("ppl_wend", num_samples=8))
+
+    def fail(*_args, **_kwargs):
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(dnnlib.util.get_obj_by_name(metric_defaults["fid50k"]["func_name"]), "_evaluate", fail)
+    assert _cli(env, tmp_path, "--metrics", "fid50k,ppl_wend") == 1
+    err = capsys.readouterr().err.strip()
+    error_lines = [line for line in err.splitlines() if ": error: " in line]  # The others are ppl's progress.
+    assert error_lines == [err.splitlines()[-1]] and err.endswith(": error: fid50k failed: MemoryError: out of memory")
+    run_dir = tmp_path / "results" / os.listdir(str(tmp_path / "results"))[0]
+    assert re.match(r"^network-snapshot-000000 +time .* ppl_wend \d+\.\d+$",
+                    (run_dir / "metric-ppl_wend.txt").read_text().strip())
+    assert not (run_dir / "metric-fid50k.txt").exists()
+
+
 def test_run_metrics_cli_errors(env, tmp_path, capsys, monkeypatch):
     missing = str(tmp_path / "nope.pkl")
     assert run_metrics.main(["--network", missing, "--dataset", "tiny", "--data-dir",
