@@ -433,7 +433,7 @@ def _training_kwargs_from(args):
                                                             kwargs.sched_args.minibatch_gpu_base))
     _check_dataset(args, kwargs.dataset_args)
     if args.resume is not None:
-        kwargs.update(_resume_args(args, kwargs.submit_config.run_desc, kwargs.get("augment_args")))
+        kwargs.update(_resume_args(args, kwargs.submit_config.run_desc, kwargs.get("augment_args"), kwargs.total_kimg))
     if worker_index == 0:  # Only worker 0 evaluates metrics.
         _check_metric_networks(args.metrics)
     return kwargs
@@ -486,7 +486,22 @@ def _check_dataset(args, dataset_args):
     return found
 
 
-def _resume_args(args, run_desc, augment_args=None):
+def _check_progress_left(resume_pkl, state_file, resume_kimg, total_kimg):
+    """A UsageError when the run to continue is already at `total_kimg` (its training state's progress, else
+    `resume_kimg`), or its training state file cannot be read: better now than after building the graph."""
+    from training import resume  # pylint: disable=import-outside-toplevel
+    start_kimg = resume_kimg
+    if state_file is not None and os.path.isfile(state_file):
+        try:
+            start_kimg = resume.TrainingState.load(state_file).cur_nimg / 1000.0
+        except (OSError, ValueError) as e:
+            raise UsageError("--resume: %s" % e) from None
+    if total_kimg is not None and start_kimg >= total_kimg:
+        raise UsageError("--resume: %s is at %g kimg, already at --total-kimg %g: nothing left to train (give a "
+                         "larger --total-kimg to train on)" % (resume_pkl, start_kimg, total_kimg))
+
+
+def _resume_args(args, run_desc, augment_args=None, total_kimg=None):
     """The training loop's resume arguments for --resume (a path, URL, 'latest' or a transfer-learning source),
     its pickle checked. A transfer source gives new networks its values at kimg 0, with the EMA ramp-up off;
     it and a pickle without a training state restart p at 0 moving at tune_kimg 100 (in `augment_args`)."""
@@ -516,6 +531,7 @@ def _resume_args(args, run_desc, augment_args=None):
     resume_kimg = args.resume_kimg
     if resume_kimg is None:  # Used only when there is no training state: the snapshot's name tells the kimg.
         resume_kimg = resume.kimg_in_snapshot_name(resume_pkl) or 0.0
+    _check_progress_left(resume_pkl, state_file, resume_kimg, total_kimg)
     print("Resuming from %s" % resume_pkl)
     return dict(resume_pkl=resume_pkl, resume_kimg=float(resume_kimg), resume_state="auto",
                 resume_allow_code_execution=args.allow_code_execution)
