@@ -125,22 +125,22 @@ def _upfirdn_2d_ref(x, k, upx, upy, downx, downy, padx0, padx1, pady0, pady1):
     height = in_h * upy + pady0 + pady1
     width = in_w * upx + padx0 + padx1
 
-    # Filter every (major, minor) image on its own: move minor next to major, one channel per image.
-    single_minor = not tf.is_tensor(minor) and minor == 1
-    if not single_minor:
-        x = tf.transpose(x, [0, 3, 1, 2])
-    x = tf.reshape(x, [-1, height, width, 1])
-
     # conv2d correlates, so flipping the kernel makes it a convolution; the stride downsamples.
     out_h = (height - kernel_h) // downy + 1
     out_w = (width - kernel_w) // downx + 1
     x, stride_y, stride_x = _drop_strides_of_single_outputs(x, kernel_h, kernel_w, out_h, out_w, downy, downx)
-    w = tf.constant(k[::-1, ::-1, np.newaxis, np.newaxis], dtype=x.dtype)
-    x = tf.nn.conv2d(x, w, strides=[1, stride_y, stride_x, 1], padding="VALID", data_format="NHWC")
-
-    if not single_minor:
-        x = tf.reshape(x, [-1, minor, out_h, out_w])
-        x = tf.transpose(x, [0, 2, 3, 1])
+    strides = [1, stride_y, stride_x, 1]
+    flipped = k[::-1, ::-1, np.newaxis, np.newaxis]
+    if tf.is_tensor(minor) or stride_y != stride_x:
+        # Unknown channel count, or strides that depthwise convolutions do not take (they must be equal):
+        # filter every (major, minor) image on its own, one channel per image.
+        x = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [-1, x.shape[1], x.shape[2], 1])
+        x = tf.nn.conv2d(x, tf.constant(flipped, dtype=x.dtype), strides=strides, padding="VALID", data_format="NHWC")
+        x = tf.transpose(tf.reshape(x, [-1, minor, out_h, out_w]), [0, 2, 3, 1])
+    else:
+        # The same kernel on every channel: a depthwise convolution, with no transposes around it.
+        w = tf.constant(np.tile(flipped, [1, 1, minor, 1]), dtype=x.dtype)
+        x = tf.nn.depthwise_conv2d(x, w, strides=strides, padding="VALID", data_format="NHWC")
     return tf.reshape(x, [-1, out_h, out_w, minor])
 
 
