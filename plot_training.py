@@ -20,17 +20,23 @@ class PlotError(Exception):
     """A run dir or statistic that cannot be plotted (the message names it)."""
 
 
-def read_scalars(run_dir):
-    """{tag: ([kimg ...], [value ...])} of every scalar in the run dir's event files, in step order."""
+def read_scalars(run):
+    """{tag: ([kimg ...], [value ...])} of every scalar in the event files of `run`, in step order.
+
+    run: a run dir, or several joined by commas (a run and the runs that resumed it, in order: where two
+    have the same step, the later one's value is kept)."""
     # Deferred: --help and argument errors need no TensorFlow. dnnlib.tflib first: it quiets TF's start-up.
     import dnnlib.tflib  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
     import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
 
-    if not os.path.isdir(run_dir):
-        raise PlotError('"%s": no such run dir' % run_dir)
-    event_files = sorted(glob.glob(os.path.join(run_dir, "events.out.tfevents.*")))
-    if not event_files:
-        raise PlotError('"%s": no TensorBoard event files (events.out.tfevents.*) in this run dir' % run_dir)
+    event_files = []
+    for run_dir in run.split(","):
+        if not os.path.isdir(run_dir):
+            raise PlotError('"%s": no such run dir' % run_dir)
+        files = sorted(glob.glob(os.path.join(run_dir, "events.out.tfevents.*")))
+        if not files:
+            raise PlotError('"%s": no TensorBoard event files (events.out.tfevents.*) in this run dir' % run_dir)
+        event_files += files
     tf.logging.set_verbosity(tf.logging.ERROR)  # summary_iterator's deprecation notice is not for our users.
     points = {}
     for path in event_files:
@@ -45,16 +51,17 @@ def read_scalars(run_dir):
             for tag, by_step in points.items()}
 
 
-def plot_runs(run_dirs, stats, output, labels=None, title=None):
-    """Write a PNG with one panel per tag in `stats` and one line per run dir (labelled by `labels`)."""
+def plot_runs(runs, stats, output, labels=None, title=None):
+    """Write a PNG with one panel per tag in `stats` and one line per run (a run dir, or a run and its
+    resumptions joined by commas), labelled by `labels`."""
     import matplotlib
     matplotlib.use("Agg")  # No display needed.
     import matplotlib.pyplot as plt
 
-    labels = labels or [os.path.basename(os.path.normpath(d)) for d in run_dirs]
-    if len(labels) != len(run_dirs):
-        raise PlotError("--labels has %d names for %d run dirs" % (len(labels), len(run_dirs)))
-    scalars = [read_scalars(d) for d in run_dirs]
+    labels = labels or [os.path.basename(os.path.normpath(run.split(",")[0])) for run in runs]
+    if len(labels) != len(runs):
+        raise PlotError("--labels has %d names for %d runs" % (len(labels), len(runs)))
+    scalars = [read_scalars(run) for run in runs]
     for tag in stats:
         if not any(tag in s for s in scalars):
             known = sorted(set().union(*scalars))
@@ -88,18 +95,19 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="example:\n  python plot_training.py results/00000-a results/00001-b "
                                             "--labels=noaug,ada --output=curves.png")
-    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="training run dirs")
+    parser.add_argument("runs", nargs="+", metavar="RUN_DIR[,RUN_DIR...]",
+                        help="training run dirs, one line each; a run and the runs that resumed it joined by commas")
     parser.add_argument("--stats", default=DEFAULT_STATS,
                         help="comma-separated TensorBoard tags, one panel each (default: %(default)s)")
     parser.add_argument("--labels", default=None, help="comma-separated legend names (default: the dir names)")
     parser.add_argument("--title", default=None, help="title above the first panel")
     parser.add_argument("--output", default=None, help="PNG to write (default: curves.png in the first run dir)")
     args = parser.parse_args(argv)
-    output = args.output or os.path.join(args.run_dirs[0], "curves.png")
+    output = args.output or os.path.join(args.runs[0].split(",")[0], "curves.png")
     labels = args.labels.split(",") if args.labels else None
     stats = [s for s in args.stats.split(",") if s]
     try:
-        plot_runs(args.run_dirs, stats, output, labels=labels, title=args.title)
+        plot_runs(args.runs, stats, output, labels=labels, title=args.title)
     except (PlotError, OSError) as e:
         return cli.report_error(parser.prog, e)
     print('Wrote "%s"' % output)

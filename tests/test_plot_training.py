@@ -29,6 +29,13 @@ def test_read_scalars_in_kimg_and_step_order(tmp_path):
     assert scalars["Progress/rt"] == ([0.0, 2.016, 4.032], [0.5, 1.0, 0.75])
 
 
+def test_a_run_and_its_resumption_are_one_line(tmp_path):
+    first = write_events(tmp_path / "00000-run", {"Progress/rt": [0.5, 0.625, 0.75]}, steps=[0, 4000, 8000])
+    resumed = write_events(tmp_path / "00001-run", {"Progress/rt": [0.875, 0.375]}, steps=[8000, 12000])
+    assert plot_training.read_scalars(first + "," + resumed)["Progress/rt"] == ([0.0, 4.0, 8.0, 12.0],
+                                                                                 [0.5, 0.625, 0.875, 0.375])
+
+
 def test_plot_two_runs_writes_a_png(tmp_path):
     run_a = write_events(tmp_path / "a", {"Progress/augment": [0.0, 0.1], "Progress/rt": [0.3, 0.7]}, [0, 4000])
     run_b = write_events(tmp_path / "b", {"Progress/rt": [0.2, 0.9]}, [0, 4000])  # A run without augment: no line.
@@ -49,7 +56,7 @@ def test_errors_are_one_line_and_write_nothing(tmp_path, capsys, case):
         "no_dir": ([str(tmp_path / "missing")], '"%s": no such run dir' % (tmp_path / "missing")),
         "no_events": ([str(tmp_path / "empty")], "no TensorBoard event files"),
         "unknown_stat": ([run_dir, "--stats=Loss/G"], 'no run dir has the statistic "Loss/G"; they have: Progress/rt'),
-        "label_count": ([run_dir, "--labels=a,b", "--stats=Progress/rt"], "--labels has 2 names for 1 run dirs"),
+        "label_count": ([run_dir, "--labels=a,b", "--stats=Progress/rt"], "--labels has 2 names for 1 runs"),
     }[case]
     output = tmp_path / "out.png"
     assert plot_training.main(args + ["--output=%s" % output]) == 1
