@@ -1,7 +1,7 @@
 """Benchmark: training speed (sec/kimg) of run_training's configs and peak memory, on a synthetic dataset.
 
 Usage: python benchmarks/bench_training.py [--config config-f] [--resolutions 32,64] [--minibatch 8]
-           [--minibatch-gpu 4] [--minibatches 4] [--num-gpus 1]
+           [--minibatch-gpu 4] [--minibatches 4] [--num-gpus 1] [--fmap-base N] [--fmap-max N]
 
 For each resolution: writes a dataset of random images, runs the full training loop (run_training's
 configuration at its real network size; no metrics, no image snapshots) for --minibatches minibatches
@@ -36,13 +36,15 @@ def write_dataset(path, resolution, num_images=64):
             tfr.add_image(rnd.randint(0, 256, size=[3, resolution, resolution]).astype(np.uint8))
 
 
-def bench(config_id, resolution, minibatch, minibatch_gpu, minibatches, num_gpus, work_dir):
+def bench(config_id, resolution, minibatch, minibatch_gpu, minibatches, num_gpus, work_dir, fmap_base=None,
+          fmap_max=None):
     data_dir = os.path.join(work_dir, "data")
     write_dataset(os.path.join(data_dir, "bench%d" % resolution), resolution)
     kwargs = run_training.build_training_kwargs(
         dataset="bench%d" % resolution, data_dir=data_dir, result_dir=os.path.join(work_dir, "results"),
         config_id=config_id, num_gpus=num_gpus, total_kimg=minibatch * minibatches / 1000.0, gamma=None,
-        mirror_augment=False, metrics=[], minibatch_size=minibatch, minibatch_gpu=minibatch_gpu)
+        mirror_augment=False, metrics=[], minibatch_size=minibatch, minibatch_gpu=minibatch_gpu,
+        fmap_base=fmap_base, fmap_max=fmap_max)
     kwargs.sched_args.update(tick_kimg_base=minibatch / 2000.0, tick_kimg_dict={})
     kwargs.dataset_args.update(shuffle_mb=16, prefetch_mb=16)
     kwargs.grid_args = dict(size=(2, 2), layout="random")
@@ -64,17 +66,20 @@ def main():
     parser.add_argument("--minibatch-gpu", type=int, default=4)
     parser.add_argument("--minibatches", type=int, default=4)
     parser.add_argument("--num-gpus", type=int, default=1)
+    parser.add_argument("--fmap-base", type=int, default=None, help="G and D fmap_base (default: the config's)")
+    parser.add_argument("--fmap-max", type=int, default=None, help="G and D fmap_max (default: the config's)")
     args = parser.parse_args()
 
     device = "GPU" if tflib.tfutil.has_gpu() else "CPU (%d cores)" % os.cpu_count()
-    print("device: %s, TF %s, config %s, minibatch %d (%d per tower), %d tower(s)"
-          % (device, tf.__version__, args.config, args.minibatch, args.minibatch_gpu, args.num_gpus))
+    print("device: %s, TF %s, config %s, minibatch %d (%d per tower), %d tower(s), fmap_base %s, fmap_max %s"
+          % (device, tf.__version__, args.config, args.minibatch, args.minibatch_gpu, args.num_gpus,
+             args.fmap_base or "default", args.fmap_max or "default"))
     work_dir = tempfile.mkdtemp(prefix="bench_training_")
     results = []
     try:
         for resolution in [int(r) for r in args.resolutions.split(",")]:
             sec_per_kimg, gpu_mem = bench(args.config, resolution, args.minibatch, args.minibatch_gpu,
-                                          args.minibatches, args.num_gpus, work_dir)
+                                          args.minibatches, args.num_gpus, work_dir, args.fmap_base, args.fmap_max)
             peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
             results.append((resolution, sec_per_kimg, peak_rss_gb, gpu_mem))
     finally:
