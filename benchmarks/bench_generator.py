@@ -1,6 +1,7 @@
 """Benchmark: images/s of `Gs.run` for config-f generators (random weights) at several resolutions.
 
-Usage: python benchmarks/bench_generator.py [--resolutions 64,256] [--batch 8] [--repeats 3]
+Usage: python benchmarks/bench_generator.py [--resolutions 64,256] [--batch 8] [--repeats 3] [--fmap-base N]
+           [--fmap-max N]
 
 Prints one line per resolution: parameters, seconds per batch (median of --repeats after one warm-up
 batch) and images/s. Runs on the GPU when TensorFlow sees one, else on the CPU; the custom ops use
@@ -35,11 +36,12 @@ def median_seconds_per_run(Gs, batch, repeats):
     return float(np.median(times))
 
 
-def bench_resolution(resolution, batch, repeats):
-    """Build a config-f G at `resolution` in a fresh graph; returns (params, median seconds per batch)."""
+def bench_resolution(resolution, batch, repeats, **width_kwargs):
+    """Build a config-f G at `resolution` (with `fmap_base` / `fmap_max` from `width_kwargs`, if given) in a
+    fresh graph; returns (params, median seconds per batch)."""
     tflib.reset_tf({"rnd.np_random_seed": 0})
     G = tflib.Network("G", func_name="training.networks_stylegan2.G_main", num_channels=3,
-                      resolution=resolution, label_size=0)
+                      resolution=resolution, label_size=0, **width_kwargs)
     Gs = G.clone("Gs")
     num_params = sum(int(np.prod(var.shape.as_list())) for var in Gs.trainables.values())
     return num_params, median_seconds_per_run(Gs, batch, repeats)
@@ -50,13 +52,17 @@ def main():
     parser.add_argument("--resolutions", default="64,256", help="comma-separated (default: %(default)s)")
     parser.add_argument("--batch", type=int, default=8, help="images per Gs.run call (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per resolution (default: %(default)s)")
+    parser.add_argument("--fmap-base", type=int, default=None, help="G's fmap_base (default: config-f's)")
+    parser.add_argument("--fmap-max", type=int, default=None, help="G's fmap_max (default: config-f's)")
     args = parser.parse_args()
+    width_kwargs = {name: value for name, value in [("fmap_base", args.fmap_base), ("fmap_max", args.fmap_max)]
+                    if value is not None}
 
     gpus = custom_ops.list_gpu_compute_capabilities()
     print("TensorFlow %s on %s" % (tf.VERSION, "GPU (compute capability %d.%d)" % gpus[0] if gpus else "CPU (%d cores)" % os.cpu_count()))
     print("%-10s %-12s %-14s %s" % ("resolution", "G params", "s/batch", "images/s"))
     for resolution in [int(r) for r in args.resolutions.split(",")]:
-        num_params, seconds = bench_resolution(resolution, args.batch, args.repeats)
+        num_params, seconds = bench_resolution(resolution, args.batch, args.repeats, **width_kwargs)
         print("%-10s %-12d %-14.3f %.2f" % ("%dx%d" % (resolution, resolution), num_params, seconds, args.batch / seconds))
 
 
