@@ -249,6 +249,17 @@ def test_parsed_resume_args_for_a_run_dir(tmp_path, capsys):
     assert "--resume=latest: network-snapshot-000024.pkl of run 00007-" in out and "Resuming from " in out
 
 
+def write_training_state(path, cur_nimg):
+    """A training state file as TrainingState.save writes it (no variables) at `cur_nimg` images."""
+    state = resume.TrainingState(cur_nimg=cur_nimg)
+    state.data_config, state.random_base_seed = (4, 0), 5
+    contents = dict(version=resume.STATE_VERSION, numpy_random_state=np.random.RandomState(1).get_state(), vars={})
+    contents.update({key: getattr(state, key) for key in ("cur_nimg", "cur_tick", "tick_start_nimg", "prev_lod",
+                                                          "running_mb_counter", "random_step", "random_base_seed",
+                                                          "data_config", "num_fetches", "total_time", "augment")})
+    path.write_bytes(pickle.dumps(contents))
+
+
 def test_resume_of_a_finished_run_is_refused(tmp_path, capsys):
     """--resume at or past --total-kimg would train nothing: one line that says so. The progress is the
     training state's when there is one (here 30 kimg, though the name says 24), else the name's."""
@@ -261,18 +272,11 @@ def test_resume_of_a_finished_run_is_refused(tmp_path, capsys):
         run_training._resume_args(args, DESC, total_kimg=24)  # pylint: disable=protected-access
     assert run_training._resume_args(args, DESC, total_kimg=25)["resume_kimg"] == 24.0  # pylint: disable=protected-access
 
-    state = resume.TrainingState(cur_nimg=30000)
-    state.data_config, state.random_base_seed = (4, 0), 5
-    np.random.seed(1)
-    contents = dict(version=resume.STATE_VERSION, numpy_random_state=np.random.get_state(), vars={})
-    contents.update({key: getattr(state, key) for key in ("cur_nimg", "cur_tick", "tick_start_nimg", "prev_lod",
-                                                          "running_mb_counter", "random_step", "random_base_seed",
-                                                          "data_config", "num_fetches", "total_time", "augment")})
     state_file = run / "training-state-000024.pkl"
-    state_file.write_bytes(pickle.dumps(contents))
+    write_training_state(state_file, cur_nimg=30000)
     with pytest.raises(run_training.UsageError, match=r"is at 30 kimg, already at --total-kimg 25"):
         run_training._resume_args(args, DESC, total_kimg=25)  # pylint: disable=protected-access
-    state_file.write_bytes(pickle.dumps(contents)[:-20])
+    state_file.write_bytes(state_file.read_bytes()[:-20])
     with pytest.raises(run_training.UsageError, match=r"--resume: .*training-state-000024.pkl: not a readable "
                                                       r"training state file"):
         run_training._resume_args(args, DESC, total_kimg=25)  # pylint: disable=protected-access

@@ -23,6 +23,7 @@ from training import loss
 from training import training_loop as tl
 
 import dataset_tool
+from test_run_training_errors import write_training_state
 from test_training import NO_GRAPPLER, load_final, load_state, train
 
 sys.modules.setdefault("training_ada_test_aug", sys.modules[__name__])
@@ -382,8 +383,9 @@ def test_resume_sources_and_the_speed_of_p(tmp_path, monkeypatch, capsys):
                          resume_allow_code_execution=None)
     assert augment_args["tune_kimg"] == 100 and "Transfer learning from ffhq256" in capsys.readouterr().out
     # A snapshot with its training state continues p (and its tune_kimg) from the state; a bare pickle restarts.
-    for name in ["network-snapshot-000008.pkl", "training-state-000008.pkl", "network-snapshot-000012.pkl"]:
+    for name in ["network-snapshot-000008.pkl", "network-snapshot-000012.pkl"]:
         (tmp_path / name).write_bytes(b"")
+    write_training_state(tmp_path / "training-state-000008.pkl", cur_nimg=8000)  # Read by run_training's check.
     for name, tune_kimg in [("network-snapshot-000008.pkl", 500), ("network-snapshot-000012.pkl", 100)]:
         augment_args = dict(tune_heuristic="rt", tune_kimg=500)
         args.resume = str(tmp_path / name)
