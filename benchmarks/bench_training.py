@@ -36,8 +36,10 @@ def write_dataset(path, resolution, num_images=64):
             tfr.add_image(rnd.randint(0, 256, size=[3, resolution, resolution]).astype(np.uint8))
 
 
-def bench(config_id, resolution, minibatch, minibatch_gpu, minibatches, num_gpus, work_dir, fmap_base=None,
-          fmap_max=None):
+def training_kwargs(config_id, resolution, minibatch, minibatch_gpu, minibatches, num_gpus, work_dir,
+                    fmap_base=None, fmap_max=None):
+    """submit_run's kwargs for `minibatches` minibatches of run_training's configuration on a synthetic dataset
+    (written into `work_dir`), with a tick after each minibatch and no metrics or snapshots."""
     data_dir = os.path.join(work_dir, "data")
     write_dataset(os.path.join(data_dir, "bench%d" % resolution), resolution)
     kwargs = run_training.build_training_kwargs(
@@ -49,6 +51,13 @@ def bench(config_id, resolution, minibatch, minibatch_gpu, minibatches, num_gpus
     kwargs.dataset_args.update(shuffle_mb=16, prefetch_mb=16)
     kwargs.grid_args = dict(size=(2, 2), layout="random")
     kwargs.update(minibatch_repeats=1, image_snapshot_ticks=None, network_snapshot_ticks=None)
+    return kwargs
+
+
+def bench(config_id, resolution, minibatch, minibatch_gpu, minibatches, num_gpus, work_dir, fmap_base=None,
+          fmap_max=None):
+    kwargs = training_kwargs(config_id, resolution, minibatch, minibatch_gpu, minibatches, num_gpus, work_dir,
+                             fmap_base, fmap_max)
     tflib.reset_tf()
     submit_config = dnnlib.submit_run(**kwargs)
     with open(os.path.join(submit_config.run_dir, "log.txt")) as f:

@@ -24,17 +24,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import dnnlib  # noqa: E402
 import dnnlib.tflib as tflib  # noqa: E402
-import run_training  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
-from bench_training import write_dataset  # noqa: E402
+from bench_training import training_kwargs  # noqa: E402
 
 
 class SessionTracer:
-    """Wraps `tf.Session.run`: counts the runs and, once `tracing` is set, traces them and sums op times."""
+    """Wraps `tf.Session.run`: once `tracing` is set, traces each run and sums its op times."""
 
     def __init__(self):
         self.tracing = False
-        self.num_runs = self.num_traced_runs = 0
+        self.num_traced_runs = 0
         self.traced_wall_sec = 0.0
         self.op_micros = collections.Counter()  # op type -> microseconds, summed over the traced runs
         self.op_counts = collections.Counter()
@@ -45,7 +44,6 @@ class SessionTracer:
         tracer = self
 
         def run(session, fetches, feed_dict=None, options=None, run_metadata=None):
-            tracer.num_runs += 1
             if not tracer.tracing or options is not None:
                 return tracer._original_run(session, fetches, feed_dict, options, run_metadata)
             metadata = tf.RunMetadata()
@@ -72,22 +70,6 @@ class SessionTracer:
                 self.op_counts[op_type] += 1
 
 
-def training_kwargs(args, work_dir):
-    """submit_run's kwargs for --minibatches minibatches with a tick (and a chance to start tracing) after each."""
-    data_dir = os.path.join(work_dir, "data")
-    write_dataset(os.path.join(data_dir, "prof%d" % args.resolution), args.resolution)
-    kwargs = run_training.build_training_kwargs(
-        dataset="prof%d" % args.resolution, data_dir=data_dir, result_dir=os.path.join(work_dir, "results"),
-        config_id=args.config, num_gpus=1, total_kimg=args.minibatch * args.minibatches / 1000.0, gamma=None,
-        mirror_augment=False, metrics=[], minibatch_size=args.minibatch, minibatch_gpu=args.minibatch_gpu,
-        fmap_base=args.fmap_base, fmap_max=args.fmap_max)
-    kwargs.sched_args.update(tick_kimg_base=args.minibatch / 2000.0, tick_kimg_dict={})
-    kwargs.dataset_args.update(shuffle_mb=16, prefetch_mb=16)
-    kwargs.grid_args = dict(size=(2, 2), layout="random")
-    kwargs.update(minibatch_repeats=1, image_snapshot_ticks=None, network_snapshot_ticks=None)
-    return kwargs
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="config-f")
@@ -104,7 +86,8 @@ def main():
     work_dir = tempfile.mkdtemp(prefix="profile_training_")
     tracer = SessionTracer()
     try:
-        kwargs = training_kwargs(args, work_dir)
+        kwargs = training_kwargs(args.config, args.resolution, args.minibatch, args.minibatch_gpu, args.minibatches,
+                                 1, work_dir, args.fmap_base, args.fmap_max)
         # The loop reports a tick after each minibatch: the tick after `warmup` minibatches turns tracing on.
         ticks = [0]
         original_tick = tflib.autosummary.save_summaries
@@ -112,7 +95,7 @@ def main():
         def save_summaries(*a, **k):
             ticks[0] += 1
             if ticks[0] == args.warmup:
-                tracer.tracing, tracer.num_runs = True, 0
+                tracer.tracing = True
             return original_tick(*a, **k)
 
         tflib.autosummary.save_summaries = save_summaries
