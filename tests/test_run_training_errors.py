@@ -9,8 +9,10 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow.compat.v1 as tf
 
 import dnnlib
+import dnnlib.tflib as tflib
 import dataset_tool
 import run_training
 from dnnlib.tflib import network_pickle
@@ -250,14 +252,13 @@ def test_parsed_resume_args_for_a_run_dir(tmp_path, capsys):
 
 
 def write_training_state(path, cur_nimg):
-    """A training state file as TrainingState.save writes it (no variables) at `cur_nimg` images."""
+    """A training state file at `cur_nimg` images, written by TrainingState.save (with one variable)."""
     state = resume.TrainingState(cur_nimg=cur_nimg)
     state.data_config, state.random_base_seed = (4, 0), 5
-    contents = dict(version=resume.STATE_VERSION, numpy_random_state=np.random.RandomState(1).get_state(), vars={})
-    contents.update({key: getattr(state, key) for key in ("cur_nimg", "cur_tick", "tick_start_nimg", "prev_lod",
-                                                          "running_mb_counter", "random_step", "random_base_seed",
-                                                          "data_config", "num_fetches", "total_time", "augment")})
-    path.write_bytes(pickle.dumps(contents))
+    with tf.Graph().as_default(), tflib.create_session().as_default():
+        variable = tf.Variable(1.5, name="some_state")
+        tflib.init_uninitialized_vars()
+        state.save(str(path), [variable])
 
 
 def test_resume_of_a_finished_run_is_refused(tmp_path, capsys):
