@@ -37,6 +37,7 @@ class SessionTracer:
         self.traced_wall_sec = 0.0
         self.op_micros = collections.Counter()  # op type -> microseconds, summed over the traced runs
         self.op_counts = collections.Counter()
+        self.node_micros = collections.Counter()  # (op type, node name) -> microseconds
         self._original_run = None
 
     def install(self):
@@ -68,6 +69,7 @@ class SessionTracer:
                 op_type = match.group(1) if match else node.node_name.split(":")[0]
                 self.op_micros[op_type] += node.all_end_rel_micros
                 self.op_counts[op_type] += 1
+                self.node_micros[(op_type, node.node_name)] += node.all_end_rel_micros
 
 
 def main():
@@ -81,6 +83,8 @@ def main():
     parser.add_argument("--minibatches", type=int, default=6)
     parser.add_argument("--warmup", type=int, default=2, help="minibatches before tracing starts")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--nodes-of", default=None, metavar="OP_TYPE",
+                        help="also list the --top slowest nodes of this op type by name (where it comes from)")
     args = parser.parse_args()
 
     work_dir = tempfile.mkdtemp(prefix="profile_training_")
@@ -121,6 +125,12 @@ def main():
     for op_type, micros in tracer.op_micros.most_common(args.top):
         print("%-32s %10.3f %7.1f%% %8d" % (op_type, micros / 1e6, 100.0 * micros / max(total, 1),
                                               tracer.op_counts[op_type]))
+    if args.nodes_of:
+        nodes = [(name, micros) for (op_type, name), micros in tracer.node_micros.items() if op_type == args.nodes_of]
+        print()
+        print("slowest %s nodes:" % args.nodes_of)
+        for name, micros in sorted(nodes, key=lambda item: -item[1])[:args.top]:
+            print("%10.3f  %s" % (micros / 1e6, name))
 
 
 if __name__ == "__main__":

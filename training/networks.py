@@ -293,18 +293,21 @@ def modulated_conv2d_layer(x, y, fmaps, kernel, up=False, down=False, demodulate
         w *= (1 / np.sqrt(kernel * kernel * in_fmaps)) / tf.reduce_max(tf.abs(w), axis=[0, 1, 2], keepdims=True)
         style *= 1 / tf.reduce_max(tf.abs(style))
 
-    sample_w = w[np.newaxis] * tf.cast(style[:, np.newaxis, np.newaxis, :, np.newaxis], w.dtype)
-    if demodulate:
-        inv_norm = tf.rsqrt(tf.reduce_sum(tf.square(sample_w), axis=[1, 2, 3]) + 1e-8)  # [N, out]
-        sample_w *= inv_norm[:, np.newaxis, np.newaxis, np.newaxis, :]
-
     if fused:
+        sample_w = w[np.newaxis] * tf.cast(style[:, np.newaxis, np.newaxis, :, np.newaxis], w.dtype)
+        if demodulate:
+            inv_norm = tf.rsqrt(tf.reduce_sum(tf.square(sample_w), axis=[1, 2, 3]) + 1e-8)  # [N, out]
+            sample_w *= inv_norm[:, np.newaxis, np.newaxis, np.newaxis, :]
         group_w = tf.reshape(tf.transpose(sample_w, [1, 2, 3, 0, 4]), [kernel, kernel, in_fmaps, -1])
         out = _conv2d(layout.fold_batch(x), group_w, up, down, resample_kernel, layout)
         return layout.unfold_batch(out, fmaps)
 
     out = _conv2d(x * tf.cast(layout.per_channel(style), x.dtype), w, up, down, resample_kernel, layout)
     if demodulate:
+        # The squared norm of w * style over (k, k, in) is square(style) @ (w's squares summed over k, k):
+        # one [N, in] x [in, out] product instead of building the [N, k, k, in, out] per-sample weight.
+        w_sq = tf.reduce_sum(tf.square(w), axis=[0, 1])
+        inv_norm = tf.rsqrt(tf.matmul(tf.square(tf.cast(style, w.dtype)), w_sq) + 1e-8)  # [N, out]
         out *= tf.cast(layout.per_channel(inv_norm), out.dtype)
     return out
 
