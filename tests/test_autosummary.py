@@ -87,6 +87,28 @@ def test_bad_names_and_finalized_graph_raise():
         autosummary.autosummary("Loss/G", tf.constant(2.0))  # Existing names remain usable.
 
 
+def test_python_value_with_a_new_name_after_the_first_save_is_written(tmp_path):
+    # A resumed training run whose first tick is no snapshot tick saves before any metric has a value.
+    with tf.Graph().as_default(), make_session(1).as_default():
+        loss = autosummary.autosummary("Loss/G", tf.constant([1.0, 2.0]))
+        tflib.init_uninitialized_vars()
+        writer = tf.summary.FileWriter(str(tmp_path))
+        tflib.run(loss)
+        autosummary.save_summaries(writer, global_step=1)
+        autosummary.autosummary("Metrics/fid", 12.5)
+        autosummary.autosummary("Metrics/fid", 13.5)
+        tflib.run(loss)
+        autosummary.save_summaries(writer, global_step=2)
+        autosummary.save_summaries(writer, global_step=3)
+        with pytest.raises(RuntimeError, match="finalized"):
+            autosummary.autosummary("Loss/new", tf.constant(1.0))
+        writer.close()
+    scalars = read_scalars(str(tmp_path))
+    assert scalars[1] == {"Loss/G": 1.5}
+    assert scalars[2] == {"Loss/G": 1.5, "Metrics/fid": 13.0}
+    assert np.isnan(scalars[3]["Metrics/fid"]) and np.isnan(scalars[3]["Loss/G"])
+
+
 def test_reset_lets_a_new_graph_create_and_save(tmp_path):
     for run_index, log_dir in enumerate([tmp_path / "train", tmp_path / "project"]):
         with tf.Graph().as_default(), make_session(1).as_default():

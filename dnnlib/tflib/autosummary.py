@@ -7,7 +7,8 @@ event file and starts the accumulators over.
 
 State is module-level, kept per graph (the accumulators live in the graph that was the default one when
 they were created). Once a graph's summaries are finalized (first `save_summaries()`), no new TF
-autosummaries can be added to that graph. `reset()` forgets all state, e.g. to train and then project in
+autosummaries can be added to that graph; new Python-valued names still can (a metric first evaluated
+after the first save, as in a resumed run whose first tick is no snapshot tick). `reset()` forgets all state, e.g. to train and then project in
 a new graph in one process (`tfutil.reset_tf()` calls it).
 """
 
@@ -36,7 +37,8 @@ class _GraphState:
         self.accumulators = OrderedDict()  # name -> float64 variable [count, sum, sum_sq]
         self.python_updates = OrderedDict()  # name -> (assign_add op, [3] float64 placeholder)
         self.finalized = False
-        self.layout = None  # custom-scalar layout summary, written once by save_summaries()
+        self.layout = None  # custom-scalar layout summary, written by save_summaries() when it changes
+        self.margin_names = []  # names with custom-scalar margins
         self.merge_op = None  # merged summary of the graph, created by save_summaries()
         self.layout_written = False
 
@@ -62,17 +64,22 @@ def _check_name(name: str) -> None:
                          % (name,))
 
 
-def _get_accumulator(state: _GraphState, name: str) -> tf.Variable:
-    """The `[count, sum, sum_sq]` variable of `name`, created on first use outside any scope/dependency."""
+def _get_accumulator(state: _GraphState, name: str, python_value: bool) -> tf.Variable:
+    """The `[count, sum, sum_sq]` variable of `name`, created on first use outside any scope/dependency.
+    After finalization only a Python-valued name can be new: its summary is added and the merge redone."""
     if name in state.accumulators:
         return state.accumulators[name]
-    if state.finalized:
+    if state.finalized and not python_value:
         raise RuntimeError("autosummary: cannot create %r: summaries of this graph are already finalized "
                            "(call dnnlib.tflib.autosummary.reset() or use a new graph)" % name)
     # Small and read once per save: keep it on the CPU, away from any device/control scope of the caller.
     with tf.control_dependencies(None), tf.device("/cpu:0"), tfutil.absolute_name_scope("Autosummary/" + name):
         var = tf.Variable(tf.zeros([3], dtype=_dtype), trainable=False, name="accumulator")
     state.accumulators[name] = var
+    if state.finalized:
+        tfutil.init_uninitialized_vars([var])
+        _add_summaries_of(state, name, var)
+        state.merge_op = None  # save_summaries() merges again, now with this name.
     return var
 
 
@@ -93,7 +100,7 @@ def autosummary(name: str, value: TfExpressionEx, passthru: TfExpressionEx = Non
     """
     _check_name(name)
     state = _get_state()
-    accumulator = _get_accumulator(state, name)
+    accumulator = _get_accumulator(state, name, python_value=not tfutil.is_tf_expression(value))
     if tfutil.is_tf_expression(value):
         return _accumulate_when_run(name, accumulator, value, value if passthru is None else passthru, condition)
     if tfutil.is_tf_expression(condition):
@@ -145,27 +152,31 @@ def finalize_autosummaries():
     state.finalized = True
     tfutil.init_uninitialized_vars(list(state.accumulators.values()))
 
-    margin_names = []
-    with tf.control_dependencies(None), tf.device("/cpu:0"):
-        for name, var in state.accumulators.items():
-            with tfutil.absolute_name_scope("Autosummary/" + name + "/finalize"):
-                # Compute the results into new tensors, then zero the variable (an identity of a ref
-                # variable would share its buffer and see the zeros), then emit the summaries.
-                mean = var[1] / var[0]  # NaN when nothing was accumulated.
-                std = tf.sqrt(tf.maximum(var[2] / var[0] - tf.square(mean), 0.0))
-                with tf.control_dependencies([mean, std]):
-                    reset_op = tf.assign(var, tf.zeros([3], dtype=_dtype))
-                with tf.control_dependencies([reset_op]):
-                    # Raw op with a fixed tag: tf.summary.scalar would rename the tag if an op of that name exists.
-                    _add_scalar_summary(name, mean)
-                    if enable_custom_scalars and _has_tensorboard():
-                        _add_scalar_summary("xCustomScalars/" + name + "/margin_lo", mean - std)
-                        _add_scalar_summary("xCustomScalars/" + name + "/margin_hi", mean + std)
-                        margin_names.append(name)
-
-    if margin_names:
-        state.layout = _make_custom_scalar_layout(margin_names)
+    for name, var in state.accumulators.items():
+        _add_summaries_of(state, name, var)
     return state.layout
+
+
+def _add_summaries_of(state: _GraphState, name: str, var: tf.Variable) -> None:
+    """The summary `<name>` = mean of `var` since the last save (evaluating it zeroes `var`), and its
+    custom-scalar margins when enabled (the layout is then made anew)."""
+    with tf.control_dependencies(None), tf.device("/cpu:0"), \
+            tfutil.absolute_name_scope("Autosummary/" + name + "/finalize"):
+        # Compute the results into new tensors, then zero the variable (an identity of a ref
+        # variable would share its buffer and see the zeros), then emit the summaries.
+        mean = var[1] / var[0]  # NaN when nothing was accumulated.
+        std = tf.sqrt(tf.maximum(var[2] / var[0] - tf.square(mean), 0.0))
+        with tf.control_dependencies([mean, std]):
+            reset_op = tf.assign(var, tf.zeros([3], dtype=_dtype))
+        with tf.control_dependencies([reset_op]):
+            # Raw op with a fixed tag: tf.summary.scalar would rename the tag if an op of that name exists.
+            _add_scalar_summary(name, mean)
+            if enable_custom_scalars and _has_tensorboard():
+                _add_scalar_summary("xCustomScalars/" + name + "/margin_lo", mean - std)
+                _add_scalar_summary("xCustomScalars/" + name + "/margin_hi", mean + std)
+                state.margin_names.append(name)
+                state.layout = _make_custom_scalar_layout(state.margin_names)
+                state.layout_written = False
 
 
 def _add_scalar_summary(tag: str, value: TfExpression) -> None:
