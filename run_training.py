@@ -384,6 +384,14 @@ valid metrics:
 """
 
 
+def _enable_bfloat16():
+    from dnnlib.tflib import precision  # pylint: disable=import-outside-toplevel  (imports TensorFlow)
+    try:
+        precision.set_bfloat16(True)
+    except RuntimeError as e:
+        raise UsageError("--bfloat16: %s" % e) from None
+
+
 def _training_kwargs_from(args):
     """`build_training_kwargs` of the parsed command line, after the checks argparse cannot make; a
     UsageError names the option at fault."""
@@ -602,12 +610,17 @@ def main(argv=None):
                         "(default: from TF_CONFIG, else one process)", default=None, metavar="LIST")
     parser.add_argument("--worker-index", help="Multi-worker training: this worker's index in --worker-hosts; "
                         "worker 0 writes the run dir", default=None, type=int, metavar="I")
+    parser.add_argument("--bfloat16", help="Convolutions and matrix products in bfloat16, variables and the rest "
+                        "in float32: faster on CPUs with AVX512_BF16 or AMX (default: %(default)s)", default=False,
+                        metavar="BOOL", type=str_to_bool)
     parser.add_argument("--dry-run", help="Print the configuration and the network tables, then exit",
                         action="store_true")
     args = parser.parse_args(argv)
 
     try:
         kwargs = _training_kwargs_from(args)
+        if args.bfloat16:
+            _enable_bfloat16()
     except UsageError as e:
         print("run_training.py: error: %s" % e, file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/bench_training.py [--config config-f] [--resolutions 32,64] [--minibatch 8]
            [--minibatch-gpu 4] [--minibatches 4] [--num-gpus 1] [--fmap-base N] [--fmap-max N]
+           [--tf-config KEY=VALUE,...] [--bfloat16]
 
 For each resolution: writes a dataset of random images, runs the full training loop (run_training's
 configuration at its real network size; no metrics, no image snapshots) for --minibatches minibatches
@@ -24,6 +25,7 @@ import numpy as np  # noqa: E402
 
 import dnnlib  # noqa: E402
 import dnnlib.tflib as tflib  # noqa: E402
+from dnnlib.tflib import precision  # noqa: E402
 import dataset_tool  # noqa: E402
 import run_training  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
@@ -55,9 +57,10 @@ def training_kwargs(config_id, resolution, minibatch, minibatch_gpu, minibatches
 
 
 def bench(config_id, resolution, minibatch, minibatch_gpu, minibatches, num_gpus, work_dir, fmap_base=None,
-          fmap_max=None):
+          fmap_max=None, tf_config=None):
     kwargs = training_kwargs(config_id, resolution, minibatch, minibatch_gpu, minibatches, num_gpus, work_dir,
                              fmap_base, fmap_max)
+    kwargs.tf_config.update(tf_config or {})
     tflib.reset_tf()
     submit_config = dnnlib.submit_run(**kwargs)
     with open(os.path.join(submit_config.run_dir, "log.txt")) as f:
@@ -65,6 +68,15 @@ def bench(config_id, resolution, minibatch, minibatch_gpu, minibatches, num_gpus
     sec_per_kimg = [float(re.search(r"sec/kimg (\S+)", line).group(1)) for line in ticks]
     gpu_mem = max(float(re.search(r"gpumem (\S+)", line).group(1)) for line in ticks)
     return float(np.median(sec_per_kimg[1:])), gpu_mem
+
+
+def parse_tf_config(text):
+    """'a.b=1,c=2' -> {'a.b': 1, 'c': 2} (integer values where they parse)."""
+    config = {}
+    for item in filter(None, text.split(",")):
+        key, _, value = item.partition("=")
+        config[key] = int(value) if value.lstrip("-").isdigit() else value
+    return config
 
 
 def main():
@@ -77,18 +89,25 @@ def main():
     parser.add_argument("--num-gpus", type=int, default=1)
     parser.add_argument("--fmap-base", type=int, default=None, help="G and D fmap_base (default: the config's)")
     parser.add_argument("--fmap-max", type=int, default=None, help="G and D fmap_max (default: the config's)")
+    parser.add_argument("--tf-config", type=parse_tf_config, default={}, metavar="KEY=VALUE,...",
+                        help="tflib.init_tf options, e.g. inter_op_parallelism_threads=1,intra_op_parallelism_threads=2")
+    parser.add_argument("--bfloat16", action="store_true", help="convolutions and matrix products in bfloat16")
     args = parser.parse_args()
+    if args.bfloat16:
+        precision.set_bfloat16(True)
 
     device = "GPU" if tflib.tfutil.has_gpu() else "CPU (%d cores)" % os.cpu_count()
-    print("device: %s, TF %s, config %s, minibatch %d (%d per tower), %d tower(s), fmap_base %s, fmap_max %s"
+    print("device: %s, TF %s, config %s, minibatch %d (%d per tower), %d tower(s), fmap_base %s, fmap_max %s%s%s"
           % (device, tf.__version__, args.config, args.minibatch, args.minibatch_gpu, args.num_gpus,
-             args.fmap_base or "default", args.fmap_max or "default"))
+             args.fmap_base or "default", args.fmap_max or "default", ", bfloat16" if args.bfloat16 else "",
+             "".join(", %s=%s" % item for item in args.tf_config.items())))
     work_dir = tempfile.mkdtemp(prefix="bench_training_")
     results = []
     try:
         for resolution in [int(r) for r in args.resolutions.split(",")]:
             sec_per_kimg, gpu_mem = bench(args.config, resolution, args.minibatch, args.minibatch_gpu,
-                                          args.minibatches, args.num_gpus, work_dir, args.fmap_base, args.fmap_max)
+                                          args.minibatches, args.num_gpus, work_dir, args.fmap_base, args.fmap_max,
+                                          args.tf_config)
             peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
             results.append((resolution, sec_per_kimg, peak_rss_gb, gpu_mem))
     finally:

@@ -92,6 +92,15 @@ def test_cond_needs_labels(data_dir, tmp_path, capsys, submitted):
     assert submitted[0]["dataset_args"]["max_label_size"] == "full"
 
 
+def test_bfloat16_where_unsupported(data_dir, tmp_path, capsys, submitted, monkeypatch):
+    from dnnlib.tflib import precision  # pylint: disable=import-outside-toplevel
+    monkeypatch.setenv(precision.ENV_VAR, "0")
+    monkeypatch.setattr(precision, "_supported_cache", [False])
+    _fails_in_one_line(["--data-dir", data_dir, "--dataset", "tiny", "--bfloat16", "true"], tmp_path / "results", capsys,
+                       "--bfloat16: bfloat16: this TensorFlow build cannot run bfloat16 convolutions")
+    assert not submitted and not precision.bfloat16_enabled()
+
+
 class _MakeDir:
     """Unpickling this calls os.mkdir(path): stands for any code a malicious pickle could run."""
 

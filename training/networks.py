@@ -23,6 +23,7 @@ import tensorflow.compat.v1 as tf
 
 from dnnlib.tflib.ops.fused_bias_act import fused_bias_act
 from dnnlib.tflib.ops.upfirdn_2d import conv_downsample_2d, downsample_2d, upsample_2d, upsample_conv_2d
+from dnnlib.tflib import precision
 import dnnlib.tflib as tflib
 import dnnlib
 
@@ -232,7 +233,7 @@ def dense_layer(x, fmaps, lrmul=1, weight_var='weight', trainable=True):
     if x.shape.ndims != 2:
         x = tf.reshape(x, [-1, flat_size])
     w = get_weight([flat_size, fmaps], lrmul=lrmul, weight_var=weight_var, trainable=trainable)
-    return tf.matmul(x, tf.cast(w, x.dtype))
+    return precision.compute(tf.matmul, x, w)
 
 
 def _conv2d(x, w, up, down, resample_kernel, layout):
@@ -243,7 +244,8 @@ def _conv2d(x, w, up, down, resample_kernel, layout):
         return upsample_conv_2d(x, w, k=resample_kernel, data_format=layout.data_format)
     if down:
         return conv_downsample_2d(x, w, k=resample_kernel, data_format=layout.data_format)
-    return tf.nn.conv2d(x, w, strides=[1, 1, 1, 1], padding='SAME', data_format=layout.data_format)
+    return precision.compute(tf.nn.conv2d, x, w, strides=[1, 1, 1, 1], padding='SAME',
+                             data_format=layout.data_format)
 
 
 def conv2d_layer(x, fmaps, kernel, up=False, down=False, resample_kernel=None, lrmul=1, weight_var='weight',

@@ -14,6 +14,8 @@ import os
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from .. import precision
+
 _cuda_file = os.path.splitext(__file__)[0] + ".cu"
 
 # ----------------------------------------------------------------------------------------------------
@@ -407,8 +409,8 @@ def upsample_conv_2d(x, w, k=None, factor=2, gain=1, padding=0, data_format="NCH
     if height is None or width is None:
         raise ValueError("upsample_conv_2d: x must have static H and W, got shape %s" % (x.shape,))
     output_shape = tf.stack([_size(x, 0), (height - 1) * factor + conv_h, (width - 1) * factor + conv_w, out_c])
-    x = tf.nn.conv2d_transpose(x, w, output_shape=output_shape, strides=[1, factor, factor, 1], padding="VALID",
-                               data_format="NHWC")
+    x = precision.compute(tf.nn.conv2d_transpose, x, w, output_shape=output_shape, strides=[1, factor, factor, 1],
+                          padding="VALID", data_format="NHWC")
     if data_format == "NCHW":
         x = tf.transpose(x, [0, 3, 1, 2])
     return _simple_upfirdn_2d(x, k, pad0=(taps + factor - conv_w) // 2 + padding,
@@ -445,7 +447,7 @@ def conv_downsample_2d(x, w, k=None, factor=2, gain=1, padding=0, data_format="N
     # NHWC convolution for CPU portability, as in upsample_conv_2d.
     if data_format == "NCHW":
         x = tf.transpose(x, [0, 2, 3, 1])
-    x = tf.nn.conv2d(x, w, strides=[1, factor, factor, 1], padding="VALID", data_format="NHWC")
+    x = precision.compute(tf.nn.conv2d, x, w, strides=[1, factor, factor, 1], padding="VALID", data_format="NHWC")
     if data_format == "NCHW":
         x = tf.transpose(x, [0, 3, 1, 2])
     return x
