@@ -1,7 +1,7 @@
 """Benchmark: images/s of `Gs.run` for config-f generators (random weights) at several resolutions.
 
 Usage: python benchmarks/bench_generator.py [--resolutions 64,256] [--batch 8] [--repeats 3] [--fmap-base N]
-           [--fmap-max N]
+           [--fmap-max N] [--bfloat16]
 
 Prints one line per resolution: parameters, seconds per batch (median of --repeats after one warm-up
 batch) and images/s. Runs on the GPU when TensorFlow sees one, else on the CPU; the custom ops use
@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 
 import dnnlib.tflib as tflib  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
-from dnnlib.tflib import custom_ops  # noqa: E402
+from dnnlib.tflib import custom_ops, precision  # noqa: E402
 
 
 def median_seconds_per_run(Gs, batch, repeats):
@@ -54,12 +54,16 @@ def main():
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per resolution (default: %(default)s)")
     parser.add_argument("--fmap-base", type=int, default=None, help="G's fmap_base (default: config-f's)")
     parser.add_argument("--fmap-max", type=int, default=None, help="G's fmap_max (default: config-f's)")
+    parser.add_argument("--bfloat16", action="store_true", help="convolutions and matrix products in bfloat16")
     args = parser.parse_args()
+    if args.bfloat16:
+        precision.set_bfloat16(True)
     width_kwargs = {name: value for name, value in [("fmap_base", args.fmap_base), ("fmap_max", args.fmap_max)]
                     if value is not None}
 
     gpus = custom_ops.list_gpu_compute_capabilities()
-    print("TensorFlow %s on %s" % (tf.VERSION, "GPU (compute capability %d.%d)" % gpus[0] if gpus else "CPU (%d cores)" % os.cpu_count()))
+    print("TensorFlow %s on %s%s" % (tf.VERSION, "GPU (compute capability %d.%d)" % gpus[0] if gpus else
+                                     "CPU (%d cores)" % os.cpu_count(), ", bfloat16" if args.bfloat16 else ""))
     print("%-10s %-12s %-14s %s" % ("resolution", "G params", "s/batch", "images/s"))
     for resolution in [int(r) for r in args.resolutions.split(",")]:
         num_params, seconds = bench_resolution(resolution, args.batch, args.repeats, **width_kwargs)
