@@ -1,10 +1,10 @@
-"""Benchmark: images/s of `Gs.run` for config-f generators (random weights) at several resolutions.
+"""Benchmark: images/s of `Gs.run` for config-e or config-f generators (random weights) at several resolutions.
 
-Usage: python benchmarks/bench_generator.py [--resolutions 64,256] [--batch 8] [--repeats 3] [--fmap-base N]
-           [--fmap-max N] [--bfloat16]
+Usage: python benchmarks/bench_generator.py [--config config-f] [--resolutions 64,256] [--batch 8] [--repeats 3]
+           [--fmap-base N] [--fmap-max N] [--bfloat16]
 
 Prints one line per resolution: parameters, seconds per batch (median of --repeats after one warm-up
-batch) and images/s. Runs on the GPU when TensorFlow sees one, else on the CPU; the custom ops use
+batch), images/s and the peak GPU memory so far (0 on a CPU). Runs on the GPU when TensorFlow sees one, else on the CPU; the custom ops use
 whichever implementation `dnnlib.tflib.custom_ops` chooses (printed once).
 """
 
@@ -22,6 +22,9 @@ import tensorflow.compat.v1 as tf  # noqa: E402
 from dnnlib.tflib import custom_ops, precision  # noqa: E402
 
 
+CONFIG_FMAP_BASE = {"config-e": 8 << 10, "config-f": 16 << 10}  # As run_training.py's configs.
+
+
 def median_seconds_per_run(Gs, batch, repeats):
     """Median seconds of `repeats` Gs.run calls of `batch` images (uint8 output), after one warm-up call."""
     latents = np.random.RandomState(0).randn(batch, *Gs.input_shape[1:])
@@ -37,7 +40,7 @@ def median_seconds_per_run(Gs, batch, repeats):
 
 
 def bench_resolution(resolution, batch, repeats, **width_kwargs):
-    """Build a config-f G at `resolution` (with `fmap_base` / `fmap_max` from `width_kwargs`, if given) in a
+    """Build a StyleGAN2 G at `resolution` (with `fmap_base` / `fmap_max` from `width_kwargs`, if given) in a
     fresh graph; returns (params, median seconds per batch)."""
     tflib.reset_tf({"rnd.np_random_seed": 0})
     G = tflib.Network("G", func_name="training.networks_stylegan2.G_main", num_channels=3,
@@ -49,6 +52,8 @@ def bench_resolution(resolution, batch, repeats, **width_kwargs):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", choices=sorted(CONFIG_FMAP_BASE), default="config-f",
+                        help="config-e: half of config-f's feature maps (default: %(default)s)")
     parser.add_argument("--resolutions", default="64,256", help="comma-separated (default: %(default)s)")
     parser.add_argument("--batch", type=int, default=8, help="images per Gs.run call (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per resolution (default: %(default)s)")
@@ -58,16 +63,17 @@ def main():
     args = parser.parse_args()
     if args.bfloat16:
         precision.set_bfloat16(True)
-    width_kwargs = {name: value for name, value in [("fmap_base", args.fmap_base), ("fmap_max", args.fmap_max)]
-                    if value is not None}
+    width_kwargs = {name: value for name, value in [("fmap_base", args.fmap_base or CONFIG_FMAP_BASE[args.config]),
+                                                    ("fmap_max", args.fmap_max)] if value is not None}
 
     gpus = custom_ops.list_gpu_compute_capabilities()
     print("TensorFlow %s on %s%s" % (tf.VERSION, "GPU (compute capability %d.%d)" % gpus[0] if gpus else
                                      "CPU (%d cores)" % os.cpu_count(), ", bfloat16" if args.bfloat16 else ""))
-    print("%-10s %-12s %-14s %s" % ("resolution", "G params", "s/batch", "images/s"))
+    print("%-10s %-12s %-14s %-10s %s" % ("resolution", "G params", "s/batch", "images/s", "peak GPU mem (GB)"))
     for resolution in [int(r) for r in args.resolutions.split(",")]:
         num_params, seconds = bench_resolution(resolution, args.batch, args.repeats, **width_kwargs)
-        print("%-10s %-12d %-14.3f %.2f" % ("%dx%d" % (resolution, resolution), num_params, seconds, args.batch / seconds))
+        print("%-10s %-12d %-14.3f %-10.2f %.2f" % ("%dx%d" % (resolution, resolution), num_params, seconds,
+                                                  args.batch / seconds, tflib.tfutil.peak_gpu_mem_gb()))
 
 
 if __name__ == "__main__":

@@ -512,7 +512,7 @@ class _Reporter:
         total = state.total_time
         values = dict(zip(_TICK_VALUES, [
             state.cur_tick, state.cur_nimg / 1000.0, sched.lod, sched.minibatch_size, total, tick_seconds,
-            tick_seconds / max(tick_kimg, 1e-8), self.maintenance_time, _peak_gpu_mem_gb(), total / 3600.0,
+            tick_seconds / max(tick_kimg, 1e-8), self.maintenance_time, tflib.tfutil.peak_gpu_mem_gb(), total / 3600.0,
             total / 86400.0]))
         augment = ""
         if self.aug is not None:
@@ -584,12 +584,3 @@ class _TickSummaries:
 
     def add(self, values):
         tflib.run(self.update_op, {self.values_in: [float(values[name]) for name in self.names]})
-
-
-def _peak_gpu_mem_gb():
-    try:
-        if tflib.tfutil.has_gpu():
-            return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**30
-    except (AttributeError, ValueError, RuntimeError):
-        pass
-    return 0.0

@@ -343,6 +343,17 @@ def has_gpu() -> bool:
     return any(d.device_type == "GPU" for d in device_lib.list_local_devices())
 
 
+def peak_gpu_mem_gb() -> float:
+    """Peak memory TensorFlow's allocator has held on GPU:0 since the start, in GiB; 0 without a GPU or
+    where TensorFlow cannot tell (TF < 2.5)."""
+    try:
+        if has_gpu():
+            return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**30
+    except (AttributeError, ValueError, RuntimeError):
+        pass
+    return 0.0
+
+
 @_named("Erfinv")
 def erfinv(y):
     """Inverse error function, elementwise, for y in (-1, 1); same dtype as y.
