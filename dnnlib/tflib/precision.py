@@ -9,6 +9,7 @@ slower. Float16 tensors (the ADA networks' GPU layers) are left as they are.
 """
 
 import os
+import sys
 
 import tensorflow.compat.v1 as tf
 
@@ -28,6 +29,16 @@ def set_bfloat16(enabled: bool) -> None:
         raise RuntimeError("bfloat16: this TensorFlow build cannot run bfloat16 convolutions and their gradients "
                            "on this machine (TensorFlow %s); run without it" % tf.VERSION)
     os.environ[ENV_VAR] = "1" if enabled else "0"
+    if enabled and not _runs_natively():
+        print("bfloat16: this TensorFlow (%s) or CPU has no native bfloat16 kernels: expect it to be slower than "
+              "float32 here" % tf.VERSION, file=sys.stderr)
+
+
+def _runs_natively() -> bool:
+    """TF 2.x with a GPU, or with oneDNN on a CPU with bfloat16 instructions (TF 1.15's CPU kernels emulate it:
+    measured 1.7x slower than float32)."""
+    from .tfutil import has_gpu  # pylint: disable=import-outside-toplevel
+    return not tf.VERSION.startswith("1.") and (has_gpu() or cpu_has_native_bfloat16())
 
 
 def bfloat16_supported() -> bool:
