@@ -397,6 +397,31 @@ def test_two_towers_update_like_one_tower(data_dir, tmp_path):
     assert max(np.max(np.abs(one["G"][k] - one["Gs"][k])) for k in one["G"] if k.endswith("weight")) > 1e-4
 
 
+@pytest.mark.slow_on_tf1  # training runs: minutes each on TF 1.15 with 2 cores
+def test_bfloat16_training_updates_like_float32(data_dir, tmp_path, monkeypatch):
+    """--bfloat16: the same deterministic steps (R1's second-order gradient included) with the convolutions and
+    matrix products in bfloat16 move the weights as float32 does, to bfloat16's precision. Compared: the second
+    minibatch's step (weights after two minibatches minus after one) of each precision."""
+    from dnnlib.tflib import precision  # pylint: disable=import-outside-toplevel
+    if not precision.bfloat16_supported():
+        pytest.skip("this TensorFlow build has no bfloat16 convolutions on this machine")
+    steps = {}
+    for enabled in [False, True]:
+        monkeypatch.setenv(precision.ENV_VAR, "1" if enabled else "0")
+        after = []
+        for num_minibatches in [1, 2]:
+            kwargs = _tower_kwargs(data_dir, str(tmp_path / str(enabled)), 1)
+            kwargs.update(total_kimg=0.008 * num_minibatches)
+            after.append(load_final(train(kwargs)))
+        steps[enabled] = {net: {key: after[1][net][key] - after[0][net][key] for key in after[0][net]
+                                if key.endswith("weight")} for net in ["G", "D"]}
+    for net in ["G", "D"]:
+        errors = [np.abs(steps[True][net][key] - step).max() / np.abs(step).max()
+                  for key, step in steps[False][net].items()
+                  if np.abs(step).max() > 1e-6]  # Not the mapping's steps at lrmul 0.01: float32 rounding.
+        assert len(errors) > 5 and 0 < max(errors) < 0.1, (net, errors)
+
+
 def _counting_kwargs(data_dir, result_dir, total_kimg):
     kwargs = config_kwargs("config-f", data_dir, result_dir, total_kimg=total_kimg, minibatch_gpu=8)
     kwargs.update(G_reg_interval=2, D_reg_interval=4)

@@ -12,6 +12,9 @@ from typing import Any, Iterable, List, Union
 
 import numpy as np
 import tensorflow.compat.v1 as tf
+from tensorflow.core.protobuf import rewriter_config_pb2
+
+from . import precision
 
 
 def _disable_v2_behavior_quietly():
@@ -191,6 +194,10 @@ def create_config_proto(config_dict: dict = None) -> tf.ConfigProto:
         path = key.split(".")
         if path[0] not in _NON_PROTO_GROUPS:
             _set_proto_field(proto, path, value)
+    if precision.bfloat16_enabled():
+        # Grappler's remapper fails on the bfloat16 training graph (it logs an error and leaves the graph as
+        # it was), so it is not run there at all.
+        proto.graph_options.rewrite_options.remapping = rewriter_config_pb2.RewriterConfig.OFF
     return proto
 
 
