@@ -8,8 +8,8 @@ event file and starts the accumulators over.
 State is module-level, kept per graph (the accumulators live in the graph that was the default one when
 they were created). Once a graph's summaries are finalized (first `save_summaries()`), no new TF
 autosummaries can be added to that graph; new Python-valued names still can (a metric first evaluated
-after the first save, as in a resumed run whose first tick is no snapshot tick). `reset()` forgets all state, e.g. to train and then project in
-a new graph in one process (`tfutil.reset_tf()` calls it).
+after the first save, as in a resumed run whose first tick is no snapshot tick). `reset()` forgets all
+state, e.g. to train and then project in a new graph in one process (`tfutil.reset_tf()` calls it).
 """
 
 import re
