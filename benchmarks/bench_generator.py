@@ -62,7 +62,10 @@ def main():
     parser.add_argument("--bfloat16", action="store_true", help="convolutions and matrix products in bfloat16")
     args = parser.parse_args()
     if args.bfloat16:
-        precision.set_bfloat16(True)
+        try:
+            precision.set_bfloat16(True)
+        except RuntimeError as e:
+            sys.exit("bench_generator.py: error: %s" % e)
     width_kwargs = {name: value for name, value in [("fmap_base", args.fmap_base or CONFIG_FMAP_BASE[args.config]),
                                                     ("fmap_max", args.fmap_max)] if value is not None}
 

@@ -94,7 +94,10 @@ def main():
     parser.add_argument("--bfloat16", action="store_true", help="convolutions and matrix products in bfloat16")
     args = parser.parse_args()
     if args.bfloat16:
-        precision.set_bfloat16(True)
+        try:
+            precision.set_bfloat16(True)
+        except RuntimeError as e:
+            sys.exit("bench_training.py: error: %s" % e)
 
     device = "GPU" if tflib.tfutil.has_gpu() else "CPU (%d cores)" % os.cpu_count()
     print("device: %s, TF %s, config %s, minibatch %d (%d per tower), %d tower(s), fmap_base %s, fmap_max %s%s%s"
