@@ -4,8 +4,8 @@ Usage: python benchmarks/bench_generator.py [--config config-f] [--resolutions 6
            [--fmap-base N] [--fmap-max N] [--bfloat16]
 
 Prints one line per resolution: parameters, seconds per batch (median of --repeats after one warm-up
-batch), images/s and the peak GPU memory so far (0 on a CPU). Runs on the GPU when TensorFlow sees one, else on the CPU; the custom ops use
-whichever implementation `dnnlib.tflib.custom_ops` chooses (printed once).
+batch), images/s and the peak GPU memory so far (0 on a CPU). Runs on the GPU when TensorFlow sees one, else
+on the CPU; the custom ops use whichever implementation `dnnlib.tflib.custom_ops` chooses (printed once).
 """
 
 import argparse
@@ -20,9 +20,7 @@ import numpy as np  # noqa: E402
 import dnnlib.tflib as tflib  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
 from dnnlib.tflib import custom_ops, precision  # noqa: E402
-
-
-CONFIG_FMAP_BASE = {"config-e": 8 << 10, "config-f": 16 << 10}  # As run_training.py's configs.
+import run_training  # noqa: E402
 
 
 def median_seconds_per_run(Gs, batch, repeats):
@@ -52,7 +50,7 @@ def bench_resolution(resolution, batch, repeats, **width_kwargs):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", choices=sorted(CONFIG_FMAP_BASE), default="config-f",
+    parser.add_argument("--config", choices=["config-e", "config-f"], default="config-f",
                         help="config-e: half of config-f's feature maps (default: %(default)s)")
     parser.add_argument("--resolutions", default="64,256", help="comma-separated (default: %(default)s)")
     parser.add_argument("--batch", type=int, default=8, help="images per Gs.run call (default: %(default)s)")
@@ -66,7 +64,8 @@ def main():
             precision.set_bfloat16(True)
         except RuntimeError as e:
             sys.exit("bench_generator.py: error: %s" % e)
-    width_kwargs = {name: value for name, value in [("fmap_base", args.fmap_base or CONFIG_FMAP_BASE[args.config]),
+    config_fmap_base = run_training._networks_of(args.config)[0].get("fmap_base")  # pylint: disable=protected-access
+    width_kwargs = {name: value for name, value in [("fmap_base", args.fmap_base or config_fmap_base),
                                                     ("fmap_max", args.fmap_max)] if value is not None}
 
     gpus = custom_ops.list_gpu_compute_capabilities()

@@ -105,9 +105,10 @@ def test_unsupported_build_fails_with_one_line_and_changes_nothing(monkeypatch):
 def _generator_pngs(args, result_dir):
     """run_generator.py generate-images in a subprocess with `args`: {file name: uint8 image}."""
     env = dict(os.environ, PYTHONPATH=REPO_DIR, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run([sys.executable, os.path.join(REPO_DIR, "run_generator.py"), "generate-images",
-                             "--seeds=0-1", "--class=3", "--truncation-psi=1", "--result-dir=" + str(result_dir)] + args,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=600)
+    command = [sys.executable, os.path.join(REPO_DIR, "run_generator.py"), "generate-images", "--seeds=0-1",
+               "--class=3", "--truncation-psi=1", "--result-dir=" + str(result_dir)] + args
+    result = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                            timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     run_dir = os.path.join(str(result_dir), os.listdir(str(result_dir))[0])
     return {name: np.asarray(PIL.Image.open(os.path.join(run_dir, name))).astype(np.int32)
