@@ -64,9 +64,9 @@ def test_default_network_meets_the_quality_targets(tmp_path, monkeypatch):
     assert results["pr10k3_fmnist_precision"] >= 0.7
     assert results["fid10k_fmnist"] <= BLURRED_REALS_FD
     assert results["spread10k_fmnist"] >= 0.8  # Within-class variety relative to the real test images'.
-    # The target it does not meet yet (recall >= 0.5): a bound just past its own figure (0.183), so that a
+    # The target it does not meet yet (recall >= 0.5): a bound just past its own figure (0.393), so that a
     # worse network cannot replace it unnoticed.
-    assert results["pr10k3_fmnist_recall"] >= 0.15
+    assert results["pr10k3_fmnist_recall"] >= 0.35
 
 
 @needs_fmnist
