@@ -345,8 +345,11 @@ class Network:
             placeholders = self._input_placeholders()
             pieces = [tf.split(x, num_gpus) for x in placeholders]
         per_device = []
+        # Without a GPU every tower goes to the CPU: /gpu:N would be soft-placed there anyway, but the variables
+        # of a frozen clone then make TensorFlow log a page of colocation warnings.
+        use_gpus = tfutil.has_gpu()
         for gpu in range(num_gpus):
-            with tf.device("/gpu:%d" % gpu):
+            with tf.device("/gpu:%d" % gpu if use_gpus else "/cpu:0"):
                 net = self.clone() if assume_frozen else self
                 tower_inputs = _transformed(input_transform, [p[gpu] for p in pieces], self.num_inputs)
                 tower_outputs = net.get_output_for(*tower_inputs, return_as_list=True, **dynamic_kwargs)
