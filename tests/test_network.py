@@ -73,6 +73,21 @@ def test_run_matches_numpy_with_minibatches_gpus_and_transforms(sess):
     assert len(tf.get_default_graph().get_operations()) == num_ops
 
 
+def test_run_towers_go_to_the_cpu_without_a_gpu(sess):
+    """Without a GPU, run()'s towers (and the variables of frozen clones) are placed on the CPU rather than
+    on /gpu:N, which soft placement would move there with a page of colocation warnings."""
+    if tflib.tfutil.has_gpu():
+        pytest.skip("a GPU is visible: the towers go to /gpu:N")
+    net = Network("D", func_name=tiny_nets.dense_net)
+    x, labels = _inputs(4)
+    ops_before = set(tf.get_default_graph().get_operations())
+    net.run(x, labels, num_gpus=2, assume_frozen=True)
+    new_ops = [op for op in tf.get_default_graph().get_operations() if op not in ops_before]
+    clone_vars = [op for op in new_ops if op.type in ("VariableV2", "VarHandleOp")]
+    assert len(clone_vars) == 2 * len(net.vars)  # One frozen clone per tower.
+    assert {op.device for op in clone_vars} == {"/device:CPU:0"}
+
+
 def test_get_output_for_zeros_for_missing_inputs_and_shape_propagation(sess):
     net = Network("D", func_name=tiny_nets.dense_net)
     x_in = tf.placeholder(tf.float32)
