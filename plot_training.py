@@ -26,7 +26,7 @@ def read_scalars(run):
     run: a run dir, or several joined by commas (a run and the runs that resumed it, in order: where two
     have the same step, the later one's value is kept)."""
     # Deferred: --help and argument errors need no TensorFlow. dnnlib.tflib first: it quiets TF's start-up.
-    import dnnlib.tflib  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+    import dnnlib.tflib as tflib  # pylint: disable=import-outside-toplevel
     import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
 
     event_files = []
@@ -37,14 +37,14 @@ def read_scalars(run):
         if not files:
             raise PlotError('"%s": no TensorBoard event files (events.out.tfevents.*) in this run dir' % run_dir)
         event_files += files
-    tf.logging.set_verbosity(tf.logging.ERROR)  # summary_iterator's deprecation notice is not for our users.
     points = {}
     for path in event_files:
         try:
-            for event in tf.train.summary_iterator(path):
-                for value in event.summary.value:
-                    if value.HasField("simple_value"):
-                        points.setdefault(value.tag, {})[event.step] = value.simple_value
+            with tflib.tf_warnings_quiet():  # summary_iterator's deprecation notice is not for our users.
+                for event in tf.train.summary_iterator(path):
+                    for value in event.summary.value:
+                        if value.HasField("simple_value"):
+                            points.setdefault(value.tag, {})[event.step] = value.simple_value
         except tf.errors.DataLossError:
             pass  # A run still writing (or killed) ends its last file with a partial record: keep what was read.
     return {tag: ([step / 1000.0 for step in sorted(by_step)], [by_step[s] for s in sorted(by_step)])

@@ -191,6 +191,7 @@ def _open_dataset(data_dir, dataset_name, Gs):
 def project_real_images(network_pkl, data_dir, dataset_name, num_images, num_snapshots, num_steps=1000,
                         w_plus=False, lpips_pkl=None, save_video=False, allow_code_execution=None):
     """The first `num_images` images of a TFRecord dataset (file order); `image%04d-*`."""
+    import dnnlib.tflib  # noqa: F401  pylint: disable=import-outside-toplevel  (first: before TensorFlow)
     import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
     import pretrained_networks  # pylint: disable=import-outside-toplevel
     from training import misc  # pylint: disable=import-outside-toplevel

@@ -25,8 +25,8 @@ def accuracy(classifier, images, labels, minibatch_size=1000):
 
 def train(mnist_dir, output, epochs, minibatch_size, learning_rate, seed):
     """Train `C_fmnist` with Adam on the cross-entropy, RandomState(seed) minibatch order, then save it."""
+    import dnnlib.tflib as tflib  # pylint: disable=import-outside-toplevel  (first: before TensorFlow)
     import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
-    import dnnlib.tflib as tflib  # pylint: disable=import-outside-toplevel
     import dataset_tool  # pylint: disable=import-outside-toplevel
     from metrics import fmnist_classifier  # pylint: disable=import-outside-toplevel
     from training import misc  # pylint: disable=import-outside-toplevel

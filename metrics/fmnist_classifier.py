@@ -6,6 +6,8 @@
 """
 
 import numpy as np
+
+import dnnlib.tflib  # noqa: F401  Before TensorFlow: it enables the oneDNN kernels that run NCHW convs on CPUs.
 import tensorflow.compat.v1 as tf
 
 NUM_CLASSES = 10

@@ -5,6 +5,8 @@ labels; the score is 2^(sum over attributes of the conditional entropy H(classif
 import collections
 
 import numpy as np
+
+import dnnlib.tflib  # noqa: F401  Before TensorFlow: it enables the oneDNN kernels that run NCHW convs on CPUs.
 import tensorflow.compat.v1 as tf
 
 from metrics import metric_base

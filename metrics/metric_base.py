@@ -14,10 +14,11 @@ import sys
 import time
 
 import numpy as np
+
+import dnnlib.tflib as tflib  # Before TensorFlow: it enables the oneDNN kernels that run NCHW convs on CPUs.
 import tensorflow.compat.v1 as tf
 
 import dnnlib
-import dnnlib.tflib as tflib
 from dnnlib.tflib import autosummary
 from training import dataset as dataset_module
 from training import misc

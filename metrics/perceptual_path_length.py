@@ -2,9 +2,10 @@
 along an interpolation path, divided by epsilon^2, averaged after dropping the outer 1% on each side."""
 
 import numpy as np
+
+import dnnlib.tflib as tflib  # Before TensorFlow: it enables the oneDNN kernels that run NCHW convs on CPUs.
 import tensorflow.compat.v1 as tf
 
-import dnnlib.tflib as tflib
 from metrics import metric_base
 
 FEATURE_NET_FILE = "vgg16_zhang_perceptual.pkl"

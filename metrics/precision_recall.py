@@ -4,9 +4,10 @@ precision = fraction of generated samples inside some real ball, recall = fracti
 some generated ball. Distances are squared Euclidean, computed in float16 as the official code does."""
 
 import numpy as np
+
+import dnnlib.tflib as tflib  # Before TensorFlow: it enables the oneDNN kernels that run NCHW convs on CPUs.
 import tensorflow.compat.v1 as tf
 
-import dnnlib.tflib as tflib
 from metrics import metric_base
 
 FEATURE_NET_FILE = "vgg16.pkl"

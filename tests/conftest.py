@@ -11,9 +11,8 @@ if REPO_DIR not in sys.path:
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # NCHW convolutions on CPU (see dnnlib/tflib/__init__.py).
 
+import dnnlib.tflib as tflib  # noqa: E402  (first: it quiets TensorFlow's start-up, and disables TF2 behaviour)
 import tensorflow.compat.v1 as tf  # noqa: E402
-
-import dnnlib.tflib as tflib  # noqa: E402  (disables TF2 behaviour)
 
 
 def reference_dir():

@@ -1,11 +1,13 @@
 """dnnlib.cli: the argument types, the error line and the run-dir helper shared by the command-line tools."""
 
 import argparse
+import ast
 import os
 import pickle
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from dnnlib import cli
@@ -163,3 +165,59 @@ def test_tensorflow_startup_is_quiet_unless_asked(verbose):
         assert "cpu_feature_guard" in result.stderr  # TensorFlow 1.15 logs it when the session starts.
     else:
         assert "oneDNN custom operations are on" in result.stderr and "absl::InitializeLog()" in result.stderr
+
+
+def _first_import_line(tree, is_wanted):
+    """Line of the first `import`/`from ... import` in `tree` (module level or inside a function) that
+    `is_wanted(module_name)` accepts; None if there is none."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [node.module] + ["%s.%s" % (node.module, alias.name) for alias in node.names]
+        else:
+            continue
+        if any(is_wanted(name) for name in names):
+            lines.append(node.lineno)
+    return min(lines) if lines else None
+
+
+def test_modules_import_dnnlib_tflib_before_tensorflow():
+    # dnnlib.tflib turns on the oneDNN kernels (NCHW convolutions on CPUs without AVX-512) and quiets TensorFlow's
+    # start-up, both only if it is imported first; any of these modules may be the first one a program imports.
+    files = subprocess.run(["git", "ls-files", "*.py"], cwd=REPO_DIR, stdout=subprocess.PIPE,
+                           universal_newlines=True, check=True).stdout.split()
+    checked, wrong = 0, []
+    for path in files:
+        if path.startswith(("tests/", "dnnlib/tflib/")) or path == "benchmarks/onednn_conv_stride_repro.py":
+            continue  # conftest sets the options itself; tflib's own modules load after its __init__; plain TF.
+        with open(os.path.join(REPO_DIR, path)) as source:
+            tree = ast.parse(source.read())
+        tf_line = _first_import_line(tree, lambda name: name.split(".")[0] == "tensorflow")
+        if tf_line is None:
+            continue
+        tflib_line = _first_import_line(tree, lambda name: name.startswith("dnnlib.tflib"))
+        checked += 1
+        if tflib_line is None or tflib_line > tf_line:
+            wrong.append("%s:%d" % (path, tf_line))
+    assert checked >= 20 and wrong == []
+
+
+def test_reading_a_dataset_first_is_quiet(tmp_path):
+    # training.dataset is the first TensorFlow module run_training.py imports; building its iterator used to
+    # print TensorFlow's start-up lines and three deprecation notices from inside TF 2.x's make_initializer.
+    import dataset_tool
+    images = np.random.RandomState(1).randint(0, 256, size=(4, 1, 8, 8)).astype(np.uint8)
+    with dataset_tool.TFRecordExporter(str(tmp_path / "tiny"), len(images), print_progress=False) as tfr:
+        for img in images:
+            tfr.add_image(img)
+    script = ("from training import dataset; "
+              "print(dataset.TFRecordDataset(%r, repeat=False, shuffle_mb=0).shape)" % str(tmp_path / "tiny"))
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("TF_CPP_MIN_LOG_LEVEL", "STYLEGAN2_TF_VERBOSE", "TF_ENABLE_ONEDNN_OPTS")}
+    env["PYTHONPATH"] = REPO_DIR
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO_DIR, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
+    assert result.returncode == 0 and result.stdout == "[1, 8, 8]\n", result.stderr
+    assert result.stderr == ""

@@ -8,14 +8,14 @@ writes them.
 """
 
 import glob
-import logging
 import os
 
 import numpy as np
+
+import dnnlib.tflib as tflib  # Before TensorFlow: it enables the oneDNN kernels that run NCHW convs on CPUs.
 import tensorflow.compat.v1 as tf
 
 import dnnlib
-import dnnlib.tflib as tflib
 
 
 class DatasetError(Exception):
@@ -47,14 +47,8 @@ def iterate_tfrecord_file(tfr_file):
     """Yield the serialized records of one .tfrecords file, in file order."""
     # tf_record_iterator needs no session and exists in TF 1.15 and 2.x; in 2.x it logs a deprecation
     # warning on its first call, which would only confuse users of dataset_tool.
-    logger = logging.getLogger("tensorflow")
-    old_level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        records = tf.io.tf_record_iterator(tfr_file)
-    finally:
-        logger.setLevel(old_level)
-    return records
+    with tflib.tf_warnings_quiet():
+        return tf.io.tf_record_iterator(tfr_file)
 
 
 def read_first_shape(tfr_file):
@@ -233,8 +227,9 @@ class TFRecordDataset:
         self._tf_iterator = tf.data.Iterator.from_structure(tf.data.get_output_types(first),
                                                             tf.data.get_output_shapes(first))
         self._tf_init_ops = {}  # lod -> iterator initializer
-        for lod, dset in self._tf_datasets.items():
-            self._tf_init_ops[lod] = self._tf_iterator.make_initializer(dset)
+        with tflib.tf_warnings_quiet():  # TF 2.x's make_initializer reads the iterator's deprecated properties.
+            for lod, dset in self._tf_datasets.items():
+                self._tf_init_ops[lod] = self._tf_iterator.make_initializer(dset)
 
     @staticmethod
     def _load_labels(label_file, tfr_files, tfr_lods, max_images):

@@ -17,9 +17,10 @@ dnnlib.tflib, and every network parameter is a keyword argument of a build funct
 import os
 
 import numpy as np
+
+import dnnlib.tflib as tflib  # Before TensorFlow: it enables the oneDNN kernels that run NCHW convs on CPUs.
 import tensorflow.compat.v1 as tf
 
-import dnnlib.tflib as tflib
 import dnnlib
 
 # ----------------------------------------------------------------------------------------------------

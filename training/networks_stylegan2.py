@@ -24,12 +24,13 @@ and only dnnlib functions that the official dnnlib also has are called.
 import os
 
 import numpy as np
+
+import dnnlib.tflib as tflib  # Before TensorFlow: it enables the oneDNN kernels that run NCHW convs on CPUs.
 import tensorflow.compat.v1 as tf
 
 from dnnlib.tflib.ops.fused_bias_act import fused_bias_act
 from dnnlib.tflib.ops.upfirdn_2d import conv_downsample_2d, downsample_2d, upsample_2d, upsample_conv_2d
 from dnnlib.tflib import precision
-import dnnlib.tflib as tflib
 import dnnlib
 
 # ----------------------------------------------------------------------------------------------------

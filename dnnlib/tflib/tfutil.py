@@ -5,6 +5,7 @@ TensorFlow 2.x wheels and on TensorFlow 1.15. Importing this module disables v2 
 must happen before any graph is built (graph mode, ref variables, v1 TensorShape).
 """
 
+import contextlib
 import functools
 import logging
 import os
@@ -17,18 +18,21 @@ from tensorflow.core.protobuf import rewriter_config_pb2
 from . import precision
 
 
-def _disable_v2_behavior_quietly():
-    # disable_v2_behavior() logs a deprecation warning about resource variables on every import.
+@contextlib.contextmanager
+def tf_warnings_quiet():
+    """TensorFlow's Python logger at ERROR within the block: for the deprecation notices that TensorFlow logs
+    about its own internals, or about calls that must stay as they are to run on both TF 1.15 and 2.x."""
     logger = logging.getLogger("tensorflow")
     old_level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        tf.disable_v2_behavior()
+        yield
     finally:
         logger.setLevel(old_level)
 
 
-_disable_v2_behavior_quietly()
+with tf_warnings_quiet():  # disable_v2_behavior() warns about resource variables on every import.
+    tf.disable_v2_behavior()
 
 _EXPRESSION_CLASSES = (tf.Tensor, tf.Variable, tf.Operation)
 
