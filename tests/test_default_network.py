@@ -59,14 +59,22 @@ def test_default_network_meets_the_quality_targets(tmp_path, monkeypatch):
     for metric in group.metrics:
         results.update(metric.get_results())
     print(results)
-    # The targets this network meets (README, "The default network").
+    # The targets (README, "The default network").
     assert results["acc10k_fmnist"] >= 0.8  # Recognised as the class asked for (chance: 0.1).
     assert results["pr10k3_fmnist_precision"] >= 0.7
+    # Recall varies between draws of the 10,000 samples (0.500-0.527 in 17 draws, mean 0.514, standard
+    # deviation 0.007), so its target is checked on the mean of four draws.
+    recalls = [results["pr10k3_fmnist_recall"]]
+    for _ in range(3):
+        again = metric_base.MetricGroup([metric_defaults["pr10k3_fmnist"]])
+        again.run(pretrained_networks.DEFAULT_NETWORK, data_dir=str(tmp_path),
+                  dataset_args=dict(tfrecord_dir="fmnist-test"), mirror_augment=False, log_results=False,
+                  Gs_kwargs=dict(is_validation=True, truncation_psi=1.0))
+        recalls.append(again.metrics[0].get_results()["pr10k3_fmnist_recall"])
+    print("recalls", recalls)
+    assert np.mean(recalls) >= 0.5
     assert results["fid10k_fmnist"] <= BLURRED_REALS_FD
     assert results["spread10k_fmnist"] >= 0.8  # Within-class variety relative to the real test images'.
-    # The target it does not meet yet (recall >= 0.5): a bound just past its own figure (0.393), so that a
-    # worse network cannot replace it unnoticed.
-    assert results["pr10k3_fmnist_recall"] >= 0.35
 
 
 @needs_fmnist
