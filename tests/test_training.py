@@ -8,6 +8,7 @@ module registers itself as `training_test_losses`).
 import argparse
 import os
 import pickle
+import subprocess
 import sys
 
 import numpy as np
@@ -23,6 +24,7 @@ from training import misc
 from training import resume
 from training import training_loop as tl
 
+import conftest
 from conftest import make_session
 
 sys.modules.setdefault("training_test_losses", sys.modules[__name__])
@@ -289,6 +291,25 @@ def check_run_outputs(run_dir, config_id, num_minibatches):
         assert nets["G"]["lod"] == 0.0 and nets["D"]["lod"] == 0.0 and state["prev_lod"] == 0.0
     has_pl_mean = any(name.endswith("pl_mean:0") for name in state["vars"])
     assert has_pl_mean == (config_id in ["config-d", "config-e", "config-f"])
+
+
+_TRAIN_IN_A_FRESH_PROCESS = """
+import sys
+sys.path.insert(0, "tests")
+from test_training import config_kwargs, train
+train(config_kwargs("config-f", sys.argv[1], sys.argv[2], total_kimg=0.016))
+"""
+
+
+@pytest.mark.slow_on_tf1  # a training run: minutes on TF 1.15 with 2 cores
+def test_training_prints_no_tensorflow_deprecation_notices(data_dir, tmp_path):
+    # TensorFlow logs a deprecation notice once per process for each deprecated function called (tf.div was).
+    result = subprocess.run([sys.executable, "-c", _TRAIN_IN_A_FRESH_PROCESS, data_dir, str(tmp_path)],
+                            cwd=conftest.REPO_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "Finished training" in result.stdout
+    assert "deprecat" not in result.stderr.lower() and "Traceback" not in result.stderr, result.stderr
 
 
 @pytest.mark.slow_on_tf1  # training runs: minutes each on TF 1.15 with 2 cores

@@ -144,7 +144,7 @@ class _TrainingGraph:
                 half_lives = tf.cast(self.minibatch_size_in, tf.float32) / tf.maximum(self.Gs_nimg_in, 1e-8)
                 self.Gs_beta = 0.5 ** half_lives
             elif args.G_smoothing_kimg > 0.0:
-                half_lives = tf.div(tf.cast(self.minibatch_size_in, tf.float32), args.G_smoothing_kimg * 1000.0)
+                half_lives = tf.cast(self.minibatch_size_in, tf.float32) / (args.G_smoothing_kimg * 1000.0)
                 self.Gs_beta = 0.5 ** half_lives
         opt_args = {}
         for net, lrate_in, interval in [("G", self.G_lrate_in, args.G_reg_interval),
