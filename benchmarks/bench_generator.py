@@ -23,29 +23,46 @@ from dnnlib.tflib import custom_ops, precision  # noqa: E402
 import run_training  # noqa: E402
 
 
+def run_kwargs():
+    """The keyword arguments of every timed `Gs.run` call: truncation 0.5, random noise, uint8 NHWC output."""
+    return dict(truncation_psi=0.5, randomize_noise=True,
+                output_transform=dict(func=tflib.convert_images_to_uint8, nchw_to_nhwc=True))
+
+
 def median_seconds_per_run(Gs, batch, repeats):
     """Median seconds of `repeats` Gs.run calls of `batch` images (uint8 output), after one warm-up call."""
     latents = np.random.RandomState(0).randn(batch, *Gs.input_shape[1:])
-    kwargs = dict(truncation_psi=0.5, randomize_noise=True,
-                  output_transform=dict(func=tflib.convert_images_to_uint8, nchw_to_nhwc=True))
-    Gs.run(latents, None, **kwargs)  # Warm-up: graph construction, kernel selection.
+    Gs.run(latents, None, **run_kwargs())  # Warm-up: graph construction, kernel selection.
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        Gs.run(latents, None, **kwargs)
+        Gs.run(latents, None, **run_kwargs())
         times.append(time.perf_counter() - start)
     return float(np.median(times))
 
 
-def bench_resolution(resolution, batch, repeats, **width_kwargs):
-    """Build a StyleGAN2 G at `resolution` (with `fmap_base` / `fmap_max` from `width_kwargs`, if given) in a
-    fresh graph; returns (params, median seconds per batch)."""
+def build_generator(resolution, **width_kwargs):
+    """A StyleGAN2 Gs (random weights, seed 0) at `resolution`, with `fmap_base` / `fmap_max` from
+    `width_kwargs` where given, in a fresh graph; returns (Gs, number of parameters)."""
     tflib.reset_tf({"rnd.np_random_seed": 0})
     G = tflib.Network("G", func_name="training.networks_stylegan2.G_main", num_channels=3,
                       resolution=resolution, label_size=0, **width_kwargs)
     Gs = G.clone("Gs")
     num_params = sum(int(np.prod(var.shape.as_list())) for var in Gs.trainables.values())
+    return Gs, num_params
+
+
+def bench_resolution(resolution, batch, repeats, **width_kwargs):
+    """Build a StyleGAN2 G at `resolution` (see `build_generator`); returns (params, median seconds per batch)."""
+    Gs, num_params = build_generator(resolution, **width_kwargs)
     return num_params, median_seconds_per_run(Gs, batch, repeats)
+
+
+def width_kwargs_of(config, fmap_base, fmap_max):
+    """G's `fmap_base` / `fmap_max` keyword arguments: the given ones, else `config`'s fmap_base."""
+    config_fmap_base = run_training._networks_of(config)[0].get("fmap_base")  # pylint: disable=protected-access
+    return {name: value for name, value in [("fmap_base", fmap_base or config_fmap_base), ("fmap_max", fmap_max)]
+            if value is not None}
 
 
 def main():
@@ -64,9 +81,7 @@ def main():
             precision.set_bfloat16(True)
         except RuntimeError as e:
             sys.exit("bench_generator.py: error: %s" % e)
-    config_fmap_base = run_training._networks_of(args.config)[0].get("fmap_base")  # pylint: disable=protected-access
-    width_kwargs = {name: value for name, value in [("fmap_base", args.fmap_base or config_fmap_base),
-                                                    ("fmap_max", args.fmap_max)] if value is not None}
+    width_kwargs = width_kwargs_of(args.config, args.fmap_base, args.fmap_max)
 
     gpus = custom_ops.list_gpu_compute_capabilities()
     print("TensorFlow %s on %s%s" % (tf.VERSION, "GPU (compute capability %d.%d)" % gpus[0] if gpus else

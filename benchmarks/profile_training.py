@@ -21,6 +21,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Every traced run makes TensorFlow warn that it collected no GPU trace; keep its C++ warnings out.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import dnnlib  # noqa: E402
 import dnnlib.tflib as tflib  # noqa: E402
@@ -63,6 +65,8 @@ class SessionTracer:
 
     def _add(self, step_stats):
         for device in step_stats.dev_stats:
+            if device.device.startswith("/host:"):  # TF 1.15 lists every op a second time under "/host:CPU".
+                continue
             for node in device.node_stats:
                 # timeline_label reads "<node name> = <OpType>(<inputs>)"; a few internal nodes have none.
                 match = re.match(r"[^=]*= *([A-Za-z0-9_]+)", node.timeline_label)
