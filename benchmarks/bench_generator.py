@@ -1,7 +1,7 @@
 """Benchmark: images/s of `Gs.run` for config-e or config-f generators (random weights) at several resolutions.
 
 Usage: python benchmarks/bench_generator.py [--config config-f] [--resolutions 64,256] [--batch 8] [--repeats 3]
-           [--fmap-base N] [--fmap-max N] [--bfloat16]
+           [--fmap-base N] [--fmap-max N] [--tf-config KEY=VALUE,...] [--bfloat16]
 
 Prints one line per resolution: parameters, seconds per batch (median of --repeats after one warm-up
 batch), images/s and the peak GPU memory so far (0 on a CPU). Runs on the GPU when TensorFlow sees one, else
@@ -21,6 +21,7 @@ import dnnlib.tflib as tflib  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
 from dnnlib.tflib import custom_ops, precision  # noqa: E402
 import run_training  # noqa: E402
+from bench_training import parse_tf_config  # noqa: E402
 
 
 def run_kwargs():
@@ -41,10 +42,11 @@ def median_seconds_per_run(Gs, batch, repeats):
     return float(np.median(times))
 
 
-def build_generator(resolution, **width_kwargs):
+def build_generator(resolution, tf_config=None, **width_kwargs):
     """A StyleGAN2 Gs (random weights, seed 0) at `resolution`, with `fmap_base` / `fmap_max` from
-    `width_kwargs` where given, in a fresh graph; returns (Gs, number of parameters)."""
-    tflib.reset_tf({"rnd.np_random_seed": 0})
+    `width_kwargs` where given, in a fresh graph and session (`tf_config`: more tflib.init_tf options);
+    returns (Gs, number of parameters)."""
+    tflib.reset_tf(dict({"rnd.np_random_seed": 0}, **(tf_config or {})))
     G = tflib.Network("G", func_name="training.networks_stylegan2.G_main", num_channels=3,
                       resolution=resolution, label_size=0, **width_kwargs)
     Gs = G.clone("Gs")
@@ -52,9 +54,9 @@ def build_generator(resolution, **width_kwargs):
     return Gs, num_params
 
 
-def bench_resolution(resolution, batch, repeats, **width_kwargs):
+def bench_resolution(resolution, batch, repeats, tf_config=None, **width_kwargs):
     """Build a StyleGAN2 G at `resolution` (see `build_generator`); returns (params, median seconds per batch)."""
-    Gs, num_params = build_generator(resolution, **width_kwargs)
+    Gs, num_params = build_generator(resolution, tf_config, **width_kwargs)
     return num_params, median_seconds_per_run(Gs, batch, repeats)
 
 
@@ -74,6 +76,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per resolution (default: %(default)s)")
     parser.add_argument("--fmap-base", type=int, default=None, help="G's fmap_base (default: config-f's)")
     parser.add_argument("--fmap-max", type=int, default=None, help="G's fmap_max (default: config-f's)")
+    parser.add_argument("--tf-config", type=parse_tf_config, default={}, metavar="KEY=VALUE,...",
+                        help="tflib.init_tf options, e.g. inter_op_parallelism_threads=1")
     parser.add_argument("--bfloat16", action="store_true", help="convolutions and matrix products in bfloat16")
     args = parser.parse_args()
     if args.bfloat16:
@@ -84,11 +88,12 @@ def main():
     width_kwargs = width_kwargs_of(args.config, args.fmap_base, args.fmap_max)
 
     gpus = custom_ops.list_gpu_compute_capabilities()
-    print("TensorFlow %s on %s%s" % (tf.VERSION, "GPU (compute capability %d.%d)" % gpus[0] if gpus else
-                                     "CPU (%d cores)" % os.cpu_count(), ", bfloat16" if args.bfloat16 else ""))
+    print("TensorFlow %s on %s%s%s" % (tf.VERSION, "GPU (compute capability %d.%d)" % gpus[0] if gpus else
+                                       "CPU (%d cores)" % os.cpu_count(), ", bfloat16" if args.bfloat16 else "",
+                                       "".join(", %s=%s" % item for item in args.tf_config.items())))
     print("%-10s %-12s %-14s %-10s %s" % ("resolution", "G params", "s/batch", "images/s", "peak GPU mem (GB)"))
     for resolution in [int(r) for r in args.resolutions.split(",")]:
-        num_params, seconds = bench_resolution(resolution, args.batch, args.repeats, **width_kwargs)
+        num_params, seconds = bench_resolution(resolution, args.batch, args.repeats, args.tf_config, **width_kwargs)
         print("%-10s %-12d %-14.3f %-10.2f %.2f" % ("%dx%d" % (resolution, resolution), num_params, seconds,
                                                   args.batch / seconds, tflib.tfutil.peak_gpu_mem_gb()))
 
