@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-import dnnlib.tflib as tflib  # noqa: E402
+import dnnlib.tflib  # noqa: E402,F401  (before TensorFlow: it quiets TensorFlow's start-up)
 import tensorflow.compat.v1 as tf  # noqa: E402
 from dnnlib.tflib import precision  # noqa: E402
 from bench_generator import build_generator, run_kwargs, width_kwargs_of  # noqa: E402

@@ -24,8 +24,7 @@ from training import misc
 from training import resume
 from training import training_loop as tl
 
-import conftest
-from conftest import make_session
+from conftest import REPO_DIR, make_session
 
 sys.modules.setdefault("training_test_losses", sys.modules[__name__])
 
@@ -305,7 +304,7 @@ train(config_kwargs("config-f", sys.argv[1], sys.argv[2], total_kimg=0.016))
 def test_training_prints_no_tensorflow_deprecation_notices(data_dir, tmp_path):
     # TensorFlow logs a deprecation notice once per process for each deprecated function called (tf.div was).
     result = subprocess.run([sys.executable, "-c", _TRAIN_IN_A_FRESH_PROCESS, data_dir, str(tmp_path)],
-                            cwd=conftest.REPO_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=REPO_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "Finished training" in result.stdout
