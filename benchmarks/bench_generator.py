@@ -19,9 +19,9 @@ import numpy as np  # noqa: E402
 
 import dnnlib.tflib as tflib  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
-from dnnlib.tflib import custom_ops, precision  # noqa: E402
+from dnnlib.tflib import custom_ops  # noqa: E402
 import run_training  # noqa: E402
-from bench_training import parse_tf_config  # noqa: E402
+from bench_training import enable_bfloat16_or_exit, parse_tf_config  # noqa: E402
 
 
 def run_kwargs():
@@ -81,10 +81,7 @@ def main():
     parser.add_argument("--bfloat16", action="store_true", help="convolutions and matrix products in bfloat16")
     args = parser.parse_args()
     if args.bfloat16:
-        try:
-            precision.set_bfloat16(True)
-        except RuntimeError as e:
-            sys.exit("bench_generator.py: error: %s" % e)
+        enable_bfloat16_or_exit(parser.prog)
     width_kwargs = width_kwargs_of(args.config, args.fmap_base, args.fmap_max)
 
     gpus = custom_ops.list_gpu_compute_capabilities()

@@ -79,6 +79,14 @@ def parse_tf_config(text):
     return config
 
 
+def enable_bfloat16_or_exit(prog):
+    """`--bfloat16`: bfloat16 convolutions and matrix products, or exit with `<prog>: error: <why not>`."""
+    try:
+        precision.set_bfloat16(True)
+    except RuntimeError as e:
+        sys.exit("%s: error: %s" % (prog, e))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="config-f")
@@ -94,10 +102,7 @@ def main():
     parser.add_argument("--bfloat16", action="store_true", help="convolutions and matrix products in bfloat16")
     args = parser.parse_args()
     if args.bfloat16:
-        try:
-            precision.set_bfloat16(True)
-        except RuntimeError as e:
-            sys.exit("bench_training.py: error: %s" % e)
+        enable_bfloat16_or_exit(parser.prog)
 
     device = "GPU" if tflib.tfutil.has_gpu() else "CPU (%d cores)" % os.cpu_count()
     print("device: %s, TF %s, config %s, minibatch %d (%d per tower), %d tower(s), fmap_base %s, fmap_max %s%s%s"

@@ -23,8 +23,8 @@ import numpy as np  # noqa: E402
 
 import dnnlib.tflib  # noqa: E402,F401  (before TensorFlow: it quiets TensorFlow's start-up)
 import tensorflow.compat.v1 as tf  # noqa: E402
-from dnnlib.tflib import precision  # noqa: E402
 from bench_generator import build_generator, run_kwargs, width_kwargs_of  # noqa: E402
+from bench_training import enable_bfloat16_or_exit  # noqa: E402
 from profile_training import SessionTracer  # noqa: E402
 
 CONV_OP_TYPES = ("Conv2D", "Conv2DBackpropInput", "DepthwiseConv2dNative")
@@ -105,10 +105,7 @@ def main():
     parser.add_argument("--top", type=int, default=15, help="rows of each table (default: %(default)s)")
     args = parser.parse_args()
     if args.bfloat16:
-        try:
-            precision.set_bfloat16(True)
-        except RuntimeError as e:
-            sys.exit("profile_generator.py: error: %s" % e)
+        enable_bfloat16_or_exit(parser.prog)
 
     Gs, num_params = build_generator(args.resolution, **width_kwargs_of(args.config, args.fmap_base, args.fmap_max))
     latents = np.random.RandomState(0).randn(args.batch, *Gs.input_shape[1:])
